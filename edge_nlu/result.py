@@ -1,0 +1,156 @@
+"""The result object (contract section 3), the one thing every front end returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A slot span the model found, with character offsets into the request text."""
+
+    type: str
+    """Slot type in the model's label scheme."""
+    value: str
+    """The text of the span."""
+    start: int
+    """Offset of its first character."""
+    end: int
+    """Offset past its last character."""
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Slot:
+        return cls(type=str(d["type"]), value=str(d["value"]), start=int(d["start"]), end=int(d["end"]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "value": self.value, "start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True)
+class NLU:
+    """What the model read: intent and slots in its own label scheme."""
+
+    intent: str
+    """Intent label."""
+    confidence: float
+    """Softmax probability of that intent."""
+    slots: tuple[Slot, ...] = ()
+    """Slot spans, in text order."""
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> NLU:
+        return cls(
+            intent=str(d["intent"]),
+            confidence=float(d["confidence"]),
+            slots=tuple(Slot.from_dict(s) for s in d.get("slots") or []),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "intent": self.intent,
+            "confidence": round(self.confidence, 4),
+            "slots": [s.to_dict() for s in self.slots],
+        }
+
+
+@dataclass(frozen=True)
+class Action:
+    """The Home Assistant action the meaning maps to, resolved against the home."""
+
+    intent: str | None
+    """Home Assistant intent name, or None when the request is not about the home."""
+    slots: dict[str, Any] = field(default_factory=dict)
+    """Home Assistant slot names and values; numbers are numbers."""
+    targets: tuple[str, ...] = ()
+    """Entity ids the action acts on."""
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Action:
+        return cls(
+            intent=d.get("intent"),
+            slots=dict(d.get("slots") or {}),
+            targets=tuple(d.get("targets") or ()),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"intent": self.intent, "slots": dict(self.slots), "targets": list(self.targets)}
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """Set when learning changed the words before the model read them."""
+
+    text: str
+    """The text the model read instead."""
+    source: str
+    """precomputed, personal, global or taught."""
+    score: float
+    """How sure the rewriter was."""
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Rewrite:
+        return cls(text=str(d["text"]), source=str(d["source"]), score=float(d["score"]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "source": self.source, "score": self.score}
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """Why a request was rejected, with a machine-readable code."""
+
+    code: str
+    """Stable, machine-readable reason."""
+    message: str
+    """Human-readable explanation."""
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ErrorInfo:
+        return cls(code=str(d["code"]), message=str(d["message"]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Result:
+    """One request's outcome; `error` is set instead of raising for bad input."""
+
+    id: str | None
+    """The request id, echoed."""
+    text: str
+    """The request text as received."""
+    rewrite: Rewrite | None = None
+    """Set when learning rewrote the request."""
+    nlu: NLU | None = None
+    """Model output."""
+    action: Action | None = None
+    """Resolved Home Assistant action."""
+    response: str | None = None
+    """Spoken answer for questions."""
+    error: ErrorInfo | None = None
+    """Set when the request was rejected."""
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Result:
+        return cls(
+            id=d.get("id"),
+            text=str(d.get("text") or ""),
+            rewrite=Rewrite.from_dict(d["rewrite"]) if d.get("rewrite") else None,
+            nlu=NLU.from_dict(d["nlu"]) if d.get("nlu") else None,
+            action=Action.from_dict(d["action"]) if d.get("action") else None,
+            response=d.get("response"),
+            error=ErrorInfo.from_dict(d["error"]) if d.get("error") else None,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "text": self.text,
+            "rewrite": self.rewrite.to_dict() if self.rewrite else None,
+            "nlu": self.nlu.to_dict() if self.nlu else None,
+            "action": self.action.to_dict() if self.action else None,
+            "response": self.response,
+            "error": self.error.to_dict() if self.error else None,
+        }
