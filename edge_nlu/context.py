@@ -127,10 +127,12 @@ class RequestContext:
                 parsed_time = datetime.fromisoformat(when.replace("Z", "+00:00"))
             except ValueError as exc:
                 raise InvalidInputError(f"context.time {when!r} is not ISO 8601", "invalid_context") from exc
-        history = d.get("history") or []
+        history = d.get("history")
+        history = [] if history is None else history
         if not isinstance(history, list):
             raise InvalidInputError("context.history must be a list", "invalid_context")
-        overrides = d.get("state_overrides") or {}
+        overrides = d.get("state_overrides")
+        overrides = {} if overrides is None else overrides
         if not isinstance(overrides, dict):
             raise InvalidInputError("context.state_overrides must be an object", "invalid_context")
         return cls(

@@ -48,7 +48,7 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     from edge_nlu.schema import ADDED_INTENTS, ADDED_SLOTS
 
     from .dataset import bio_labels, encode, make_tokenizer, read_jsonl
-    from .generate import dedup_key, generate, hwu_context
+    from .generate import generate, hwu_context
     from .homes import HomeBuilder, load_kinds
     from .model import from_pretrained, shrink
     from .onnx_export import export_int8

@@ -48,7 +48,7 @@ def encode(tok: Tokenizer, ex: dict[str, Any], intents: dict[str, int], tags: di
     ctx = ex.get("context") or ""
     enc = tok.encode(ex["text"], ctx) if ctx else tok.encode(ex["text"])
     out_tags: list[int] = []
-    for i, (s, e) in enumerate(enc.offsets):
+    for i, (s, _end) in enumerate(enc.offsets):
         if enc.type_ids[i] != 0 or enc.special_tokens_mask[i]:
             out_tags.append(-100)
             continue

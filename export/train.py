@@ -131,8 +131,8 @@ def prune_vocab(tok_path: Path, used: set[int], out_path: Path) -> list[int]:
     keep: list[int] = []
     for piece, i in sorted(vocab.items(), key=lambda kv: kv[1]):
         core = piece[2:] if piece.startswith("##") else piece
-        if i in used or (piece.startswith("[") and piece.endswith("]") and i < 1000 and not piece.startswith("[unused")) \
-                or (len(core) == 1 and core.isascii()):
+        special = piece.startswith("[") and piece.endswith("]") and i < 1000 and not piece.startswith("[unused")
+        if i in used or special or (len(core) == 1 and core.isascii()):
             keep.append(i)
     inv = {i: p for p, i in vocab.items()}
     spec["model"]["vocab"] = {inv[old]: new for new, old in enumerate(keep)}

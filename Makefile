@@ -1,0 +1,41 @@
+# `make demo` and `make test` each do all of their own set-up in .venv/.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+
+.PHONY: demo test lint model quick-model clean
+
+$(VENV)/.runtime: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime
+	$(PIP) install -q '.[export,dev]'
+	touch $@
+
+demo: $(VENV)/.runtime
+	$(PIP) install -q --no-deps --force-reinstall . >/dev/null
+	cd /tmp && $(CURDIR)/$(VENV)/bin/edge-nlu demo
+
+lint: $(VENV)/.dev
+	$(PY) -m ruff check edge_nlu export tests benchmarks
+	$(PY) -m mypy
+
+test: $(VENV)/.dev
+	$(PIP) install -q --no-deps --force-reinstall . >/dev/null
+	$(PY) -m ruff check edge_nlu export tests benchmarks
+	$(PY) -m mypy
+	$(PY) -m pytest -q
+
+# The full model build (about 30-40 min on 2 cores); its int8 output is committed.
+model: $(VENV)/.dev
+	$(PY) -m export build --out models/home
+
+quick-model: $(VENV)/.dev
+	$(PY) -m export build --quick --out /tmp/edge-nlu-quick
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,31 @@
+"""edge-nlu: on-device, context-aware natural-language understanding for smart homes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import EdgeNLUError
+
+if TYPE_CHECKING:
+    from .home import Home
+    from .pipeline import EdgeNLU
+
+__all__ = ["EdgeNLUError", "load", "__version__"]
+__version__ = "0.1.0"
+
+
+def load(model: str | Path | None = None, home: str | Path | Home | None = None, threads: int = 1) -> EdgeNLU:
+    """The shipped default model and an empty home unless told otherwise (contract section 4)."""
+    # imported here so that `import edge_nlu.home` (export tools, adapters) stays free of onnxruntime
+    from .pipeline import load as _load
+
+    return _load(model=model, home=home, threads=threads)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "EdgeNLU":
+        from .pipeline import EdgeNLU
+
+        return EdgeNLU
+    raise AttributeError(name)

@@ -1,0 +1,120 @@
+"""`edge-nlu` command line (contract section 4). Results go to stdout, one JSON object a line;
+diagnostics go to stderr. Exit 0 when the run completed, 2 when it could not run at all."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from .errors import EdgeNLUError
+from .pipeline import EdgeNLU
+from .result import ErrorInfo, Result
+from .settings import RuntimeSettings, default_model_dir
+
+MAX_LINE_BYTES = 1 << 20
+
+
+def _emit(out: TextIO, result: dict[str, Any]) -> None:
+    out.write(json.dumps(result, ensure_ascii=False) + "\n")
+    out.flush()
+
+
+def _context_arg(raw: str | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    text = Path(raw[1:]).read_text(encoding="utf-8") if raw.startswith("@") else raw
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise EdgeNLUError(f"--context is not valid JSON: {exc}", "invalid_context") from exc
+    if not isinstance(value, dict):
+        raise EdgeNLUError("--context must be a JSON object", "invalid_context")
+    return value
+
+
+def _lines(path: str) -> Iterator[tuple[int, str]]:
+    stream = sys.stdin.buffer if path == "-" else Path(path).open("rb")  # noqa: SIM115
+    with stream:
+        for n, raw in enumerate(stream, 1):
+            if len(raw) > MAX_LINE_BYTES:
+                yield n, ""
+                continue
+            yield n, raw.decode("utf-8", errors="replace")
+
+
+def run_batch(nlu: EdgeNLU, path: str, out: TextIO) -> int:
+    """One result per input line, same order; a bad line gets an error result and the run goes on."""
+    done = 0
+    for n, line in _lines(path):
+        if not line.strip():
+            if line == "":
+                _emit(out, _bad(None, f"line {n} is longer than {MAX_LINE_BYTES} bytes"))
+            continue
+        try:
+            req = json.loads(line)
+        except ValueError as exc:
+            _emit(out, _bad(None, f"line {n} is not valid JSON: {exc}"))
+            continue
+        if not isinstance(req, dict):
+            _emit(out, _bad(None, f"line {n} must be a JSON object"))
+            continue
+        _emit(out, nlu.parse(req.get("text"), req.get("context"), req.get("id")))
+        done += 1
+    return done
+
+
+def _bad(rid: Any, message: str) -> dict[str, Any]:
+    return Result(id=rid, text="", error=ErrorInfo("invalid_input", message)).to_dict()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="edge-nlu", description="Offline, context-aware smart-home NLU")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("parse", help="parse one request, or a JSONL batch")
+    p.add_argument("text", nargs="?", help="the request text")
+    p.add_argument("--home", type=Path, help="home snapshot (JSON or YAML)")
+    p.add_argument("--context", help="request context as JSON, or @file")
+    p.add_argument("--jsonl", help="requests file, one {id, text, context} per line ('-' for stdin)")
+    p.add_argument("--model", type=Path, default=None, help="model directory (default: shipped model)")
+    p.add_argument("--threads", type=int, default=1)
+    d = sub.add_parser("demo", help="a scripted conversation where context changes the answers")
+    d.add_argument("--model", type=Path, default=None)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.cmd == "parse":
+            if (args.text is None) == (args.jsonl is None):
+                print("edge-nlu parse: give a request text or --jsonl FILE (not both)", file=sys.stderr)
+                return 2
+            settings = RuntimeSettings(
+                model_dir=args.model or default_model_dir(), home_path=args.home, threads=args.threads
+            )
+            context = _context_arg(args.context)
+            nlu = EdgeNLU(settings)
+            if args.jsonl is not None:
+                run_batch(nlu, args.jsonl, sys.stdout)
+            else:
+                _emit(sys.stdout, nlu.parse(args.text, context))
+            return 0
+        if args.cmd == "demo":
+            from .demo import run
+
+            return run(sys.stdout, args.model)
+    except EdgeNLUError as exc:
+        print(f"edge-nlu: error [{exc.code}]: {exc.message}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"edge-nlu: error [io_error]: {exc}", file=sys.stderr)
+        return 2
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,74 @@
+"""One request through the runtime: validate -> context -> model -> resolution -> result.
+
+Bad input never raises out of `parse`; it comes back as a result with `error` set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .context import RequestContext
+from .context_text import context_segment
+from .errors import EdgeNLUError, InvalidInputError
+from .home import Home
+from .nlu_model import NLUModel
+from .profiles import Profiles, load_profiles
+from .resolve import resolve
+from .result import ErrorInfo, Result
+from .settings import RuntimeSettings, default_model_dir
+
+
+class EdgeNLU:
+    """The runtime: a model, a home and the device profiles."""
+
+    def __init__(self, settings: RuntimeSettings, home: Home | None = None) -> None:
+        self.settings = settings
+        self.model = NLUModel(settings.model_dir, threads=settings.threads)
+        if home is None:
+            home = Home.load(settings.home_path) if settings.home_path else Home()
+        self.home = home
+        self.profiles: Profiles = load_profiles()
+
+    def parse(self, text: Any, context: Any = None, id: Any = None) -> dict[str, Any]:
+        """Parse one request; returns the contract's result object as a dict."""
+        return self.parse_result(text, context, id).to_dict()
+
+    def parse_result(self, text: Any, context: Any = None, id: Any = None) -> Result:
+        rid = None if id is None else str(id)
+        shown = text if isinstance(text, str) else ""
+        try:
+            clean = self._check_text(text)
+            ctx = RequestContext.from_dict(context)
+            if ctx.area and self.home.areas and self.home.area(ctx.area) is None:
+                raise InvalidInputError(f"context.area {ctx.area!r} is not an area of the home", "unknown_area")
+            home = self.home.with_overrides(ctx.state_overrides)
+            nlu = self.model.predict(clean, context_segment(home, ctx))
+            action, response = resolve(nlu, clean, home, ctx, self.profiles)
+        except EdgeNLUError as exc:
+            return Result(id=rid, text=shown[: self.settings.max_text_chars],
+                          error=ErrorInfo(exc.code, exc.message))
+        return Result(id=rid, text=clean, nlu=nlu, action=action, response=response)
+
+    def _check_text(self, text: Any) -> str:
+        if not isinstance(text, str):
+            raise InvalidInputError("text must be a string", "invalid_text")
+        clean = text.strip()
+        if not clean:
+            raise InvalidInputError("text is empty", "empty_text")
+        if len(clean) > self.settings.max_text_chars:
+            raise InvalidInputError(
+                f"text is {len(clean)} characters; at most {self.settings.max_text_chars} are accepted",
+                "text_too_long",
+            )
+        return clean
+
+
+def load(model: str | Path | None = None, home: str | Path | Home | None = None, threads: int = 1) -> EdgeNLU:
+    """`edge_nlu.load()` from the contract: the shipped default model and an empty home."""
+    settings = RuntimeSettings(
+        model_dir=Path(model) if model else default_model_dir(),
+        home_path=Path(home) if isinstance(home, (str, Path)) else None,
+        threads=threads,
+    )
+    return EdgeNLU(settings, home=home if isinstance(home, Home) else None)

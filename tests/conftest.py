@@ -1,0 +1,64 @@
+"""Shared fixtures: small homes from inline YAML, the shipped model, a quick-built model."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from edge_nlu.home import Home
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ROOT / "models" / "home"
+
+HOME_YAML = """
+floors:
+  - {id: ground, name: Ground Floor}
+  - {id: upstairs, name: Upstairs}
+areas:
+  - {id: kitchen, name: Kitchen, floor: ground}
+  - {id: living_room, name: Living Room, floor: ground}
+  - {id: bedroom, name: Bedroom, floor: upstairs}
+entities:
+  - {id: light.kitchen_ceiling, name: Kitchen ceiling, area: kitchen, state: "off", attributes: {brightness: 0}}
+  - {id: switch.oven, name: Oven, area: kitchen, state: "off"}
+  - {id: sensor.oven_temperature, name: Oven temperature, area: kitchen, state: "21",
+     attributes: {device_class: temperature, unit_of_measurement: "°C"}}
+  - {id: climate.kitchen_thermostat, name: Kitchen thermostat, area: kitchen, state: heat,
+     attributes: {current_temperature: 20, temperature: 20}}
+  - {id: light.sofa_lamp, name: Sofa lamp, area: living_room, state: "on", aliases: [reading light],
+     attributes: {brightness: 60}}
+  - {id: media_player.living_room_tv, name: Living room TV, area: living_room, state: "off",
+     attributes: {device_class: tv, volume_level: 30}}
+  - {id: light.bedroom_ceiling, name: Bedroom ceiling, area: bedroom, state: "off", attributes: {brightness: 0}}
+"""
+
+
+@pytest.fixture
+def home() -> Home:
+    return Home.from_dict(yaml.safe_load(HOME_YAML))
+
+
+@pytest.fixture
+def home_file(tmp_path: Path) -> Path:
+    p = tmp_path / "home.yaml"
+    p.write_text(HOME_YAML)
+    return p
+
+
+@pytest.fixture(scope="session")
+def quick_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The whole export pipeline in --quick mode: data, teacher, student, ONNX, int8."""
+    pytest.importorskip("torch", reason="the export extra is not installed")
+    out = tmp_path_factory.mktemp("models") / "quick"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "export", "build", "--quick", "--out", str(out), "--threads", "2"],
+        cwd=ROOT, capture_output=True, text=True, env=env, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
