@@ -20,8 +20,9 @@ from typing import Any
 from edge_nlu.context import RequestContext
 from edge_nlu.context_text import context_segment
 from edge_nlu.home import Entity, Home
+from edge_nlu.profiles import DeviceKind
 
-from .homes import HomeBuilder, Kind
+from .homes import HomeBuilder
 
 Example = dict[str, Any]
 _MARK = re.compile(r"\[([a-z_]+):([^\]]+)\]")
@@ -96,7 +97,7 @@ class Draw:
     """The home."""
     rng: random.Random
     """Shared random source."""
-    kinds: dict[str, Kind]
+    kinds: dict[str, DeviceKind]
     """Device kinds."""
 
     def __post_init__(self) -> None:
@@ -586,7 +587,7 @@ FAMILIES: list[tuple[Callable[[Draw], tuple[str, str] | None], float]] = [
 ]
 
 
-def generate(n: int, seed: int, kinds: dict[str, Kind], exclude: set[str]) -> tuple[list[Example], int]:
+def generate(n: int, seed: int, kinds: dict[str, DeviceKind], exclude: set[str]) -> tuple[list[Example], int]:
     """n examples with their context segments; returns them and how many were dropped as dev twins."""
     rng = random.Random(seed)
     builder = HomeBuilder(kinds, rng)

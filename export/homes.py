@@ -7,15 +7,10 @@ learning any one home's names.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import yaml
-
 from edge_nlu.home import Area, Entity, Floor, Home
-
-PROFILES = Path(__file__).resolve().parent.parent / "devices" / "profiles.yaml"
+from edge_nlu.profiles import DeviceKind, load_profiles
 
 ROOMS = [
     "kitchen", "living room", "bedroom", "master bedroom", "guest room", "kids room", "nursery",
@@ -31,37 +26,9 @@ FLOOR_PAIRS = [
 ]
 
 
-@dataclass(frozen=True)
-class Kind:
-    """A device kind from the profiles file."""
-
-    name: str
-    """Profile key, e.g. `light`."""
-    domain: str
-    """Home Assistant domain."""
-    device_class: str | None
-    """Device class, if any."""
-    words: tuple[str, ...]
-    """Generic words people use for the kind."""
-    names: tuple[str, ...]
-    """Typical friendly names."""
-    cooking: bool
-    """A cooking appliance whose temperature people ask about."""
-
-
-def load_kinds(path: Path = PROFILES) -> dict[str, Kind]:
-    data: dict[str, Any] = yaml.safe_load(path.read_text())
-    out = {}
-    for name, d in data["types"].items():
-        out[name] = Kind(
-            name=name,
-            domain=d["domain"],
-            device_class=d.get("device_class"),
-            words=tuple(d.get("words") or ()),
-            names=tuple(d.get("names") or ()),
-            cooking=bool(d.get("cooking")),
-        )
-    return out
+def load_kinds() -> dict[str, DeviceKind]:
+    """Device kinds by profile key, from the same loader the runtime uses."""
+    return {k.name: k for k in load_profiles().kinds}
 
 
 def _oid(text: str) -> str:
@@ -71,7 +38,7 @@ def _oid(text: str) -> str:
 class HomeBuilder:
     """Builds a random but plausible home."""
 
-    def __init__(self, kinds: dict[str, Kind], rng: random.Random) -> None:
+    def __init__(self, kinds: dict[str, DeviceKind], rng: random.Random) -> None:
         self.kinds = kinds
         self.rng = rng
 
