@@ -15,6 +15,7 @@ import json
 import os
 import random
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 
 def baseline_session(cache: Path) -> tuple[Any, Any]:
@@ -39,7 +41,17 @@ def baseline_session(cache: Path) -> tuple[Any, Any]:
         from onnxruntime.transformers.optimizer import optimize_model
         from transformers import AutoModel
 
-        m = AutoModel.from_pretrained(str(src), attn_implementation="eager").eval()
+        bert = AutoModel.from_pretrained(str(src), attn_implementation="eager").eval()
+
+        class Plain(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.bert = bert
+
+            def forward(self, ids: torch.Tensor, mask: torch.Tensor, types: torch.Tensor) -> torch.Tensor:
+                return self.bert(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
+
+        m = Plain().eval()
         ids = torch.ones((1, 12), dtype=torch.long)
         fp32 = cache / "minilm.onnx"
         axes = {0: "b", 1: "s"}

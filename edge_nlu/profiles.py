@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,11 @@ class Profiles:
 
     kinds: tuple[DeviceKind, ...]
     """Kinds in file order."""
+
+    @cached_property
+    def kind_words(self) -> frozenset[str]:
+        """Every generic kind word, normalised; computed once, it is read on every request."""
+        return frozenset(norm(w) for k in self.kinds for w in k.words)
 
     def kind(self, name: str) -> DeviceKind | None:
         """A kind by its profile key."""

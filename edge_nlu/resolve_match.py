@@ -145,7 +145,7 @@ def _free(spans: list[Span], taken: list[Span]) -> list[Span]:
 def _is_generic(phrase: str, profiles: Profiles) -> bool:
     """A name made only of kind words ("lights", "tv") says a kind, not one device."""
     words = phrase.split()
-    vocab = {norm(w) for k in profiles.kinds for w in k.words}
+    vocab = profiles.kind_words
     if not words:
         return False
     return " ".join(words) in vocab or all(w in vocab for w in words)
