@@ -1,0 +1,1 @@
+"""Device-state adapters: each turns one topic convention into `EntityUpdate`s of the live home."""

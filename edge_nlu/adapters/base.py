@@ -1,0 +1,33 @@
+"""What every adapter implements, and the error it raises for a message it cannot use."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ..errors import EdgeNLUError
+from ..live_home import EntityUpdate
+
+
+class AdapterError(EdgeNLUError):
+    """A message that does not fit the adapter's convention (wrong shape, wrong types, garbage)."""
+
+    code = "bad_device_message"
+
+
+class Adapter(Protocol):
+    """A topic convention. `handle` is pure: payload in, updates out; it never touches the network."""
+
+    name: str
+    """Short name used in config and counters (`zigbee2mqtt`, `ha_discovery`, `tasmota`, `homie`)."""
+
+    def subscriptions(self) -> list[str]:
+        """MQTT topic filters to subscribe to."""
+        ...
+
+    def handle(self, topic: str, payload: bytes) -> list[EntityUpdate]:
+        """Updates for one message; raises AdapterError when the message cannot be used."""
+        ...
+
+    def extra_subscriptions(self) -> list[str]:
+        """Topics learned from messages (HA discovery configs name their state topics)."""
+        ...
