@@ -4,7 +4,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: demo test lint model quick-model clean
+.PHONY: demo test lint model quick-model clean broker
+
+# The MQTT tests run a real Mosquitto; install it from Debian when missing (CI runs as root).
+broker:
+	@command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients >/dev/null; } || \
+		echo "warning: could not install mosquitto; the MQTT tests will install it or skip"
 
 $(VENV)/.runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +30,7 @@ lint: $(VENV)/.dev
 	$(PY) -m ruff check edge_nlu export tests benchmarks
 	$(PY) -m mypy
 
-test: $(VENV)/.dev
+test: $(VENV)/.dev broker
 	$(PIP) install -q --no-deps --force-reinstall . >/dev/null
 	$(PY) -m ruff check edge_nlu export tests benchmarks
 	$(PY) -m mypy

@@ -81,9 +81,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jsonl", help="requests file, one {id, text, context} per line ('-' for stdin)")
     p.add_argument("--model", type=Path, default=None, help="model directory (default: shipped model)")
     p.add_argument("--threads", type=int, default=1)
-    d = sub.add_parser("demo", help="a scripted conversation where context changes the answers")
+    d = sub.add_parser("demo", help="a scripted conversation where context changes the answers (live, over MQTT)")
     d.add_argument("--model", type=Path, default=None)
+    d.add_argument("--offline", action="store_true", help="no broker: the pipeline in-process, context as overrides")
+    d.add_argument("--broker", choices=["auto", "mosquitto", "embedded"], default="auto",
+                   help="loopback broker for the live demo (auto: Mosquitto when installed)")
+    d.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the service or an answer")
+    s = sub.add_parser("serve", help="the live MQTT service (Hermes queries, device state from the hubs)")
+    s.add_argument("--broker", help="mqtt://HOST:PORT, mqtts://USER:PASS@HOST:PORT, ws(s)://... (or broker.uri)")
+    s.add_argument("--config", type=Path, help="service config (YAML or TOML); see devices/serve.example.yaml")
+    s.add_argument("--home", type=Path, help="home snapshot to start from (overrides the config)")
+    s.add_argument("--model", type=Path, default=None, help="model directory (overrides the config)")
+    s.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return ap
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Build the one settings tree, install the signal handlers, serve until SIGINT/SIGTERM."""
+    import logging
+    import signal
+    import threading
+
+    from .serve import Service
+    from .serve_config import load_serve_settings
+
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = load_serve_settings(args.broker, args.config)
+    settings = settings.with_overrides(model_dir=args.model, home_path=args.home)
+    service = Service(settings)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    service.run(stop)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,9 +135,15 @@ def main(argv: list[str] | None = None) -> int:
                 _emit(sys.stdout, nlu.parse(args.text, context))
             return 0
         if args.cmd == "demo":
-            from .demo import run
+            if args.offline:
+                from .demo import run
 
-            return run(sys.stdout, args.model)
+                return run(sys.stdout, args.model)
+            from .livedemo import run as run_live
+
+            return run_live(sys.stdout, args.model, broker=args.broker, timeout_s=args.timeout)
+        if args.cmd == "serve":
+            return _serve(args)
     except EdgeNLUError as exc:
         print(f"edge-nlu: error [{exc.code}]: {exc.message}", file=sys.stderr)
         return 2

@@ -30,19 +30,23 @@ class EdgeNLU:
         self.home = home
         self.profiles: Profiles = load_profiles()
 
-    def parse(self, text: Any, context: Any = None, id: Any = None) -> dict[str, Any]:
-        """Parse one request; returns the contract's result object as a dict."""
-        return self.parse_result(text, context, id).to_dict()
+    def parse(self, text: Any, context: Any = None, id: Any = None, *, home: Home | None = None) -> dict[str, Any]:
+        """Parse one request; returns the contract's result object as a dict.
 
-    def parse_result(self, text: Any, context: Any = None, id: Any = None) -> Result:
+        `home` replaces `self.home` for this request only: the live service passes a fresh
+        snapshot per query so that the runtime itself stays free of shared mutable state."""
+        return self.parse_result(text, context, id, home=home).to_dict()
+
+    def parse_result(self, text: Any, context: Any = None, id: Any = None, *, home: Home | None = None) -> Result:
         rid = None if id is None else str(id)
+        base = self.home if home is None else home
         shown = text if isinstance(text, str) else ""
         try:
             clean = self._check_text(text)
             ctx = RequestContext.from_dict(context)
-            if ctx.area and self.home.areas and self.home.area(ctx.area) is None:
+            if ctx.area and base.areas and base.area(ctx.area) is None:
                 raise InvalidInputError(f"context.area {ctx.area!r} is not an area of the home", "unknown_area")
-            home = self.home.with_overrides(ctx.state_overrides)
+            home = base.with_overrides(ctx.state_overrides)
             nlu = self.model.predict(clean, context_segment(home, ctx))
             action, response = resolve(nlu, clean, home, ctx, self.profiles)
         except EdgeNLUError as exc:

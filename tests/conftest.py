@@ -12,6 +12,8 @@ import yaml
 
 from edge_nlu.home import Home
 
+pytest_plugins = ["tests.conftest_mqtt"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "models" / "home"
 

@@ -151,9 +151,10 @@ def short_str(value: Any) -> str | None:
 def percent(value: Any, top: float) -> int | None:
     """A raw level (0..top) as a whole percent, clamped; None for non-numbers."""
     n = number(value)
-    if n is None or top <= 0:
+    if n is None or not 0 < top < MAX_INT:
         return None
-    return max(0, min(100, round(n * 100 / top)))
+    scaled = n / top * 100
+    return max(0, min(100, round(scaled))) if math.isfinite(scaled) else None
 
 
 def entity_id(domain: str, *parts: str) -> str:
@@ -231,20 +232,25 @@ class Naming:
 
     def area(self, *keys: str | None) -> str | None:
         """The configured area for the first key that has one (exact, then by slug)."""
-        for key in keys:
-            if key and key in self.areas:
-                return self.areas[key]
-        slugs = {slug(k): v for k, v in self.areas.items()}
-        for key in keys:
-            if key and slug(key) in slugs:
-                return slugs[slug(key)]
-        return None
+        return _lookup(self.areas, keys)
 
     def domain(self, default: str, *keys: str | None) -> str:
-        for key in keys:
-            if key and key in self.domains:
-                return self.domains[key]
-        return default
+        """The configured domain for the first key that has one, else `default`."""
+        return _lookup(self.domains, keys) or default
+
+
+def _lookup(table: Mapping[str, str], keys: tuple[str | None, ...]) -> str | None:
+    """Exact key first, then by slug: `Kitchen ceiling` in the config matches `kitchen/ceiling`."""
+    if not table:
+        return None
+    for key in keys:
+        if key and key in table:
+            return table[key]
+    slugs = {slug(k): v for k, v in table.items()}
+    for key in keys:
+        if key and slug(key) in slugs:
+            return slugs[slug(key)]
+    return None
 
 
 NAMING_KEYS = {"areas", "domains"}
