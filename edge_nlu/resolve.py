@@ -302,7 +302,9 @@ def _temperature(req: Request, here_wins: bool) -> Action:
     climates = [e for e in room if e.domain == "climate"]
     if climates:
         return Action("HassClimateGetTemperature", slots, tuple(sorted(e.id for e in climates)))
-    sensors = [e for e in room if e.domain == "sensor" and e.device_class == "temperature"]
+    # an appliance's probe (the oven's temperature) says nothing about the room
+    probes = {s.id for s in (_sensor_of(req, e) for e in room if req.profiles.is_cooking(e)) if s is not None}
+    sensors = [e for e in room if e.domain == "sensor" and e.device_class == "temperature" and e.id not in probes]
     return Action("HassGetState", slots, tuple(sorted(e.id for e in sensors)))
 
 

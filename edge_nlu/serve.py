@@ -97,6 +97,7 @@ class Service:
         self._threads: list[threading.Thread] = []
         self.link = MqttLink(settings.broker, self.status_topic, self._on_message, self._all_topics,
                              on_connected=lambda: self._count("connects"))
+        self.link.reliable_topics = frozenset({self.query_topic, self.session_ended_topic})
 
     # --- lifecycle -------------------------------------------------------------------------
 

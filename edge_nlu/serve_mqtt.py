@@ -56,6 +56,9 @@ class MqttLink:
         self._on_message_cb = on_message
         self._topics = topics
         self._on_connected_cb = on_connected
+        self.reliable_topics: frozenset[str] = frozenset()
+        """Topics subscribed at QoS 1 (Hermes); device state is QoS 0, as Home Assistant subscribes
+        it, so a state flood cannot fill the in-flight window ahead of a query."""
         self._stop = threading.Event()
         self._connected = threading.Event()
         self.fatal: BrokerError | None = None
@@ -150,7 +153,8 @@ class MqttLink:
     def _subscribe(self, topics: list[str]) -> None:
         unique = list(dict.fromkeys(topics))
         for i in range(0, len(unique), SUBSCRIBE_CHUNK):
-            rc, _ = self.client.subscribe([(t, 1) for t in unique[i:i + SUBSCRIBE_CHUNK]])
+            chunk = unique[i:i + SUBSCRIBE_CHUNK]
+            rc, _ = self.client.subscribe([(t, 1 if t in self.reliable_topics else 0) for t in chunk])
             if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 log.warning("subscribe failed (%s); will retry on the next connect", mqtt.error_string(rc))
                 return
@@ -180,8 +184,10 @@ class MqttLink:
             self.connects += 1
             self._connected.set()
             log.info("connected to %s (connection %d)", self.broker.uri, self.connects)
-            client.publish(self.status_topic, "online", qos=1, retain=True)
+            # subscribe first: the broker handles one connection's packets in order, so a satellite
+            # that sees `online` can rely on its next query being heard
             self._subscribe(self._topics())
+            client.publish(self.status_topic, "online", qos=1, retain=True)
             if self._on_connected_cb is not None:
                 self._on_connected_cb()
         except Exception:

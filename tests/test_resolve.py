@@ -318,6 +318,21 @@ def test_temperature_question_without_climate_uses_sensor(house):
     check(r, "HassGetState", ["sensor.office_temperature"], area="Office")
 
 
+def test_room_temperature_is_not_an_appliance_probe(house):
+    """A room without a thermostat: the room sensor answers, never the (off) oven's probe."""
+    home = Home.from_dict({
+        "areas": [{"id": "kitchen", "name": "Kitchen"}],
+        "entities": [
+            {"id": "switch.oven", "name": "Oven", "area": "kitchen", "state": "off"},
+            {"id": "sensor.oven_temperature", "name": "Oven temperature", "area": "kitchen", "state": "30",
+             "attributes": {"device_class": "temperature"}},
+            {"id": "sensor.wall_thermometer", "name": "Wall thermometer", "area": "kitchen", "state": "19",
+             "attributes": {"device_class": "temperature"}},
+        ]})
+    r = run(home, "what's the temperature", "iot_climate_query", area="Kitchen")
+    check(r, "HassGetState", ["sensor.wall_thermometer"], area="Kitchen")
+
+
 def test_named_sensor(house):
     r = run(house, "what's the yard temperature", "iot_climate_query", area="Kitchen")
     check(r, "HassGetState", ["sensor.yard_temperature"])
