@@ -107,7 +107,7 @@ class SiteSettings:
 class LimitSettings:
     """Caps that keep a flood or a hostile publisher from exhausting memory or time."""
 
-    max_payload_bytes: int = 256 * 1024
+    max_payload_bytes: int = 4 << 20
     """Larger device messages and queries are dropped and counted."""
     max_devices: int = 5000
     """Entities the live home holds at most; updates for new ones beyond it are rejected."""
