@@ -67,6 +67,18 @@ def script(home: Home) -> list[Turn]:
     return turns
 
 
+def result_lines(r: dict[str, Any], indent: str) -> str:
+    """A result as the demos print it: the action, then the spoken answer or the error."""
+    action = r.get("action") or {}
+    text = (f"{indent}action: {action.get('intent')} -> {', '.join(action.get('targets') or []) or '-'}"
+            f"  {action.get('slots') or ''}\n")
+    if r.get("response"):
+        text += f"{indent}says:   {r['response']}\n"
+    if r.get("error"):
+        text += f"{indent}error:  {r['error']}\n"
+    return text
+
+
 def run(out: TextIO, model_dir: Path | None = None) -> int:
     nlu = EdgeNLU(RuntimeSettings(model_dir=model_dir or default_model_dir(), home_path=demo_home_path()))
     out.write(f"edge-nlu demo: model {nlu.model.dir}, home {demo_home_path().name} "
@@ -81,13 +93,7 @@ def run(out: TextIO, model_dir: Path | None = None) -> int:
         action = r.get("action") or {}
         out.write(f"[{turn.note}]\n  user: {turn.text}\n")
         out.write(f"  nlu:  {r['nlu']['intent']} ({r['nlu']['confidence']:.2f})\n" if r.get("nlu") else "")
-        out.write(f"  action: {action.get('intent')} -> {', '.join(action.get('targets') or []) or '-'}"
-                  f"  {action.get('slots') or ''}\n")
-        if r.get("response"):
-            out.write(f"  says: {r['response']}\n")
-        if r.get("error"):
-            out.write(f"  error: {r['error']}\n")
-        out.write("\n")
+        out.write(result_lines(r, "  ") + "\n")
         if turn.remember and action:
             history = [{"text": turn.text, "action": action}]
     return 0

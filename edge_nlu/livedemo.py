@@ -23,7 +23,7 @@ from typing import Any, TextIO
 import yaml
 
 from .broker import LocalBroker
-from .demo import demo_home_path
+from .demo import demo_home_path, result_lines
 from .satellite import Answer, Satellite, ServeProcess
 from .simhome import REPLACES, SimHome
 
@@ -142,17 +142,11 @@ def _show(out: TextIO, turn: LiveTurn, a: Answer | None, ok: bool) -> None:
     if a is None:
         out.write("    no answer (timed out)\n")
         return
-    r, action = a.result, a.result.get("action") or {}
     name = (a.hermes_topic or "?").rsplit("/", 1)[-1]
     conf = ((a.hermes or {}).get("intent") or {}).get("confidenceScore")
     out.write(f"    hermes: {name}" + (f" ({conf:.2f})" if isinstance(conf, int | float) else "")
               + f", {a.result_s * 1000:.0f} ms\n")
-    out.write(f"    action: {action.get('intent')} -> {', '.join(action.get('targets') or []) or '-'}"
-              f"  {action.get('slots') or ''}\n")
-    if r.get("response"):
-        out.write(f"    says:   {r['response']}\n")
-    if r.get("error"):
-        out.write(f"    error:  {r['error']}\n")
+    out.write(result_lines(a.result, "    "))
     out.write(f"    {'ok' if ok else 'UNEXPECTED'}: {turn.expect}\n")
 
 
