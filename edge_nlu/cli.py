@@ -71,6 +71,23 @@ def _bad(rid: Any, message: str) -> dict[str, Any]:
     return Result(id=rid, text="", error=ErrorInfo("invalid_input", message)).to_dict()
 
 
+def _eval(model_dir: Path, data: Path, as_json: bool) -> int:
+    from .evaluate import evaluate, format_report, read_records
+    from .nlu_model import NLUModel
+
+    try:
+        records = read_records(data)
+    except ValueError as exc:
+        raise EdgeNLUError(f"{data} is not JSON Lines: {exc}", "invalid_input") from exc
+    bad = [i for i, r in enumerate(records, 1) if not isinstance(r, dict) or not isinstance(r.get("text"), str)
+           or not isinstance(r.get("intent"), str)]
+    if bad:
+        raise EdgeNLUError(f"{data}: line {bad[0]} lacks a text or an intent", "invalid_input")
+    report = evaluate(NLUModel(model_dir), records)
+    print(json.dumps(report, indent=1) if as_json else format_report(report))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="edge-nlu", description="Offline, context-aware smart-home NLU")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -81,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jsonl", help="requests file, one {id, text, context} per line ('-' for stdin)")
     p.add_argument("--model", type=Path, default=None, help="model directory (default: shipped model)")
     p.add_argument("--threads", type=int, default=1)
+    e = sub.add_parser("eval", help="intent accuracy and slot F1 of a model on a JSONL dataset")
+    e.add_argument("--model", type=Path, default=None, help="model directory (default: shipped model)")
+    e.add_argument("--data", type=Path, required=True, help="records in the shared JSONL format")
+    e.add_argument("--json", action="store_true", help="print the report as JSON")
     d = sub.add_parser("demo", help="a scripted conversation where context changes the answers (live, over MQTT)")
     d.add_argument("--model", type=Path, default=None)
     d.add_argument("--offline", action="store_true", help="no broker: the pipeline in-process, context as overrides")
@@ -134,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 _emit(sys.stdout, nlu.parse(args.text, context))
             return 0
+        if args.cmd == "eval":
+            return _eval(args.model or default_model_dir(), args.data, args.json)
         if args.cmd == "demo":
             if args.offline:
                 from .demo import run
