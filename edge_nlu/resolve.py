@@ -286,6 +286,13 @@ def _temperature(req: Request, here_wins: bool) -> Action:
         sensor = e if e.domain == "sensor" else _sensor_of(req, e)
         if sensor is not None:
             return Action("HassGetState", {"name": sensor.name}, (sensor.id,))
+    if req.floor is not None and req.area is None:
+        # "how warm is it upstairs": the climate devices of that floor, not the satellite's room
+        on_floor = {a.id for a in req.home.areas if a.floor == req.floor.id}
+        climates = [e for e in req.home.entities if e.domain == "climate" and e.area in on_floor]
+        if climates:
+            return Action("HassClimateGetTemperature", {"floor": req.floor.name},
+                          tuple(sorted(e.id for e in climates)))
     area = req.scope_area
     slots = _place_slots(req, area)
     if area is None:

@@ -333,6 +333,21 @@ def test_room_temperature_is_not_an_appliance_probe(house):
     check(r, "HassGetState", ["sensor.wall_thermometer"], area="Kitchen")
 
 
+def test_temperature_of_a_floor_is_its_climate_devices():
+    home = Home.from_dict({
+        "floors": [{"id": "ground", "name": "Ground Floor"}, {"id": "first", "name": "First Floor"}],
+        "areas": [{"id": "kitchen", "name": "Kitchen", "floor": "ground"},
+                  {"id": "bedroom", "name": "Bedroom", "floor": "first"},
+                  {"id": "study", "name": "Study", "floor": "first"}],
+        "entities": [
+            {"id": "climate.kitchen", "name": "Kitchen thermostat", "area": "kitchen", "state": "heat"},
+            {"id": "climate.bedroom", "name": "Bedroom radiator", "area": "bedroom", "state": "heat"},
+            {"id": "climate.study", "name": "Study radiator", "area": "study", "state": "heat"},
+        ]})
+    r = run(home, "how warm is it upstairs", "iot_climate_query", area="Kitchen")
+    check(r, "HassClimateGetTemperature", ["climate.bedroom", "climate.study"], floor="First Floor")
+
+
 def test_named_sensor(house):
     r = run(house, "what's the yard temperature", "iot_climate_query", area="Kitchen")
     check(r, "HassGetState", ["sensor.yard_temperature"])
