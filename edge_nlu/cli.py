@@ -114,6 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--home", type=Path, help="home snapshot to start from (overrides the config)")
     s.add_argument("--model", type=Path, default=None, help="model directory (overrides the config)")
     s.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    b = sub.add_parser("bench", help="latency per stage, cold start, memory, MACs; vs all-MiniLM-L6-v2 when the "
+                                     "export extra is installed")
+    b.add_argument("--model", type=Path, default=None, help="model directory (default: shipped model)")
+    b.add_argument("--home", type=Path, default=None, help="home snapshot (default: the demo home)")
+    b.add_argument("--n", type=int, default=1000, help="timed requests per configuration")
+    b.add_argument("--out", type=Path, default=Path("."), help="folder for bench.json and bench.png")
+    b.add_argument("--pi", action="store_true", help="also re-run in a child pinned to one core, one thread")
+    b.add_argument("--no-baselines", action="store_true", help="skip the teacher (all-MiniLM-L6-v2) baselines")
     return ap
 
 
@@ -167,6 +175,12 @@ def main(argv: list[str] | None = None) -> int:
             return run_live(sys.stdout, args.model, broker=args.broker, timeout_s=args.timeout)
         if args.cmd == "serve":
             return _serve(args)
+        if args.cmd == "bench":
+            from .bench import BenchOptions
+            from .bench import main as bench_main
+
+            return bench_main(BenchOptions(model_dir=args.model or default_model_dir(), home_path=args.home, n=args.n,
+                                           out_dir=args.out, pi=args.pi, baselines=not args.no_baselines))
     except EdgeNLUError as exc:
         print(f"edge-nlu: error [{exc.code}]: {exc.message}", file=sys.stderr)
         return 2
