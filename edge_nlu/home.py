@@ -10,6 +10,7 @@ import copy
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,11 @@ from .errors import HomeError, InvalidInputError
 _NORM_RE = re.compile(r"[^a-z0-9]+")
 
 
+@lru_cache(maxsize=8192)
 def norm(text: str) -> str:
-    """Compare names the way people say them: case, punctuation and `_` do not matter."""
+    """Compare names the way people say them: case, punctuation and `_` do not matter.
+
+    Cached: resolution normalises the same entity names on every request."""
     return _NORM_RE.sub(" ", text.lower().replace("'", "")).strip()
 
 
