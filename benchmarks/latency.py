@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +28,7 @@ def cli() -> int:
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--pi", action="store_true", help="also re-run pinned to one core in a child process")
-    ap.add_argument("--out", type=Path, default=Path("."))
+    ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "edge-nlu-bench")
     args = ap.parse_args()
     return main(BenchOptions(model_dir=args.model, home_path=args.home, n=args.n, out_dir=args.out, pi=args.pi,
                              baselines=not args.no_baseline))
