@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -278,14 +279,27 @@ def _spawn(broker: Mosquitto, home: Path, tmp_path: Path) -> subprocess.Popen[st
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_status_online_retained_and_last_will_on_kill(broker_factory: Callable[..., Mosquitto], home_yaml: Path,
-                                                      tmp_path: Path) -> None:
-    broker = broker_factory()
+@contextlib.contextmanager
+def _service_process(broker: Mosquitto, home_yaml: Path,
+                     tmp_path: Path) -> Iterator[tuple[Probe, subprocess.Popen[str]]]:
+    """`edge-nlu serve` as a subprocess, with a client watching its status; stopped and closed after."""
     watch = Probe(broker)
     watch.subscribe("edge-nlu/status")
     proc = _spawn(broker, home_yaml, tmp_path)
     try:
         watch.expect(lambda m: m.topic == "edge-nlu/status" and m.payload == b"online", timeout=30)
+        yield watch, proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        watch.close()
+
+
+def test_status_online_retained_and_last_will_on_kill(broker_factory: Callable[..., Mosquitto], home_yaml: Path,
+                                                      tmp_path: Path) -> None:
+    broker = broker_factory()
+    with _service_process(broker, home_yaml, tmp_path) as (watch, proc):
         assert retained_status(broker) == "online"
         p = listen(Probe(broker))
         wait_ready(p)
@@ -295,30 +309,16 @@ def test_status_online_retained_and_last_will_on_kill(broker_factory: Callable[.
         proc.wait(10)
         watch.expect(lambda m: m.topic == "edge-nlu/status" and m.payload == b"offline", timeout=10)
         assert retained_status(broker) == "offline"
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-        watch.close()
 
 
 def test_sigterm_publishes_offline_and_exits_zero(broker_factory: Callable[..., Mosquitto], home_yaml: Path,
                                                   tmp_path: Path) -> None:
     broker = broker_factory()
-    watch = Probe(broker)
-    watch.subscribe("edge-nlu/status")
-    proc = _spawn(broker, home_yaml, tmp_path)
-    try:
-        watch.expect(lambda m: m.topic == "edge-nlu/status" and m.payload == b"online", timeout=30)
+    with _service_process(broker, home_yaml, tmp_path) as (watch, proc):
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0, proc.stderr.read() if proc.stderr else ""
         watch.expect(lambda m: m.topic == "edge-nlu/status" and m.payload == b"offline", timeout=5)
         assert retained_status(broker) == "offline"
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-        watch.close()
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
