@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import random
+import re
 import sys
 import tempfile
 import time
@@ -51,7 +52,8 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     from .generate import generate, hwu_context
     from .homes import HomeBuilder, load_kinds
     from .model import from_pretrained, shrink
-    from .onnx_export import export_int8
+    from .onnx_export import export_int8, to_onnx
+    from .quant_compare import compare, model_dir
     from .train import accuracy, fit, predict_logits, prune_vocab
 
     t_start = time.time()
@@ -63,20 +65,26 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     q = args.quick
 
     # 1. data ----------------------------------------------------------------------------------
-    hwu_path = DATA / "hwu64" / "train.jsonl"
-    hwu = read_jsonl(hwu_path)
+    corpus: Path | None = args.train
+    base_path = corpus or DATA / "hwu64" / "train.jsonl"
+    base = read_jsonl(base_path)
     if q:
-        hwu = rng.sample(hwu, 600)
+        base = rng.sample(base, min(600, len(base)))
     kinds = load_kinds()
-    builder = HomeBuilder(kinds, random.Random(args.seed + 1))
-    homes = [builder.build() for _ in range(50)]
-    for r in hwu:
-        r["context"] = hwu_context(rng.choice(homes), rng, r["intent"], r["text"])
-    excl = load_exclusions()
-    gen, dropped = generate(300 if q else args.generated, args.seed, kinds, excl)
-    log.info("data: %d HWU64 + %d generated (%d generated texts dropped as dev-set twins)",
-             len(hwu), len(gen), dropped)
-    allx = hwu + gen
+    gen: list[dict[str, Any]] = []
+    dropped = 0
+    if corpus is None:  # the home recipe: HWU64 with home context + generated home requests
+        builder = HomeBuilder(kinds, random.Random(args.seed + 1))
+        homes = [builder.build() for _ in range(50)]
+        for r in base:
+            r["context"] = hwu_context(rng.choice(homes), rng, r["intent"], r["text"])
+        gen, dropped = generate(300 if q else args.generated, args.seed, kinds, load_exclusions())
+    else:  # a plain corpus (e.g. SNIPS): its own labels, no context segment
+        for r in base:
+            r["context"] = ""
+    log.info("data: %d from %s + %d generated (%d generated texts dropped as dev-set twins)",
+             len(base), base_path.name, len(gen), dropped)
+    allx = base + gen
     rng.shuffle(allx)
     n_hold = max(50, len(allx) // 25)
     hold, train = allx[:n_hold], allx[n_hold:]
@@ -122,8 +130,10 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
 
     # 4. ONNX + int8 ---------------------------------------------------------------------------
     sizes = export_int8(student, out, work)
+    scheme = (f"the intents and slot types of {base_path.parent.name}/{base_path.name}" if corpus
+              else "HWU64/SLURP scenario_action intents plus the project's home intents")
     labels = {
-        "scheme": "HWU64/SLURP scenario_action intents plus the project's home intents",
+        "scheme": scheme,
         "intents": [{"name": n, "description": ADDED_INTENTS.get(n, _describe(n))} for n in intents],
         "slot_types": [{"name": n, "description": ADDED_SLOTS.get(n, n.replace("_", " "))} for n in slot_types],
         "tags": tags,
@@ -145,8 +155,25 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
         if q:
             dev = dev[:200]
         figures["dev"] = {"file": args.dev.name, **evaluate(runtime, dev)}
-        log.info("dev %s: intent %.4f slot F1 %.4f", args.dev.name, figures["dev"]["intent_accuracy"],
-                 figures["dev"]["slot_f1"])
+        tdir_onnx = work / "teacher"
+        tdir_onnx.mkdir()
+        to_onnx(teacher, tdir_onnx / "teacher_fp32.onnx")
+        tok_t.save(str(tdir_onnx / "tokenizer.json"))
+        tmodel = NLUModel(model_dir(tdir_onnx / "teacher_fp32.onnx", tdir_onnx / "tokenizer.json",
+                                    out / "labels.json", tdir_onnx / "dir", "teacher"))
+        figures["teacher_dev"] = {"file": args.dev.name, "precision": "fp32", **evaluate(tmodel, dev)}
+        figures["student_minus_teacher_points"] = {
+            k: round(100 * (figures["dev"][k] - figures["teacher_dev"][k]), 2) for k in ("intent_accuracy", "slot_f1")
+        }
+        log.info("dev %s: student int8 intent %.4f slot F1 %.4f | teacher fp32 intent %.4f slot F1 %.4f",
+                 args.dev.name, figures["dev"]["intent_accuracy"], figures["dev"]["slot_f1"],
+                 figures["teacher_dev"]["intent_accuracy"], figures["teacher_dev"]["slot_f1"])
+        calib = [(r["text"], r.get("context") or "") for r in rng.sample(train, min(200, len(train)))]
+        try:
+            figures["quantization"] = compare(work, out, calib, dev)
+        except Exception as exc:  # noqa: BLE001 - a comparison failure must not lose the build
+            log.warning("static QDQ comparison failed: %s", exc)
+            figures["quantization"] = {"error": str(exc)}
     manifest = {
         "name": out.name,
         "format": 1,
@@ -158,10 +185,11 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
                     "vocab": len(keep), "max_positions": 128, "epochs": args.student_epochs,
                     "params": int(sum(p.numel() for p in student.parameters()))},
         "training_data": {
-            "hwu64/train.jsonl": _hash_file(hwu_path),
+            f"{base_path.parent.name}/{base_path.name}": _hash_file(base_path),
             "devices/profiles.yaml": _hash_file(ROOT / "devices" / "profiles.yaml"),
             "generated": {"count": len(gen), "seed": args.seed, "dropped_dev_twins": dropped},
-            "hwu64_count": len(hwu),
+            f"{base_path.parent.name}_count": len(base),
+            "context": corpus is None,
         },
         "figures": figures,
         "build_seconds": round(time.time() - t_start, 1),
@@ -191,7 +219,9 @@ def _fit_len(a: Any, n: int) -> Any:
 
 def _describe(intent: str) -> str:
     scenario, _, action = intent.partition("_")
-    return f"{scenario}: {action.replace('_', ' ')}" if action else intent
+    if action:
+        return f"{scenario}: {action.replace('_', ' ')}"
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", intent).lower()  # SNIPS style: PlayMusic -> play music
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -206,10 +236,19 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--student-epochs", type=int, default=5)
     b.add_argument("--student-layers", type=lambda s: [int(x) for x in s.split(",")], default=[1, 3, 5])
     b.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    default_dev = ROOT.parent / "shared" / "data" / "slurp" / "devel.jsonl"
-    b.add_argument("--dev", type=Path, default=default_dev if default_dev.exists() else None,
-                   help="a dev set in the shared JSONL format to measure at the end")
+    b.add_argument("--train", type=Path, default=None,
+                   help="train on this corpus (shared JSONL) alone, without home context or generated data, "
+                        "e.g. ../shared/data/snips/train.jsonl; default: the home recipe")
+    b.add_argument("--dev", type=Path, default=None,
+                   help="a dev set in the shared JSONL format to measure at the end (default: SLURP devel for "
+                        "the home recipe, valid.jsonl next to --train otherwise)")
     args = ap.parse_args(argv)
+    if args.dev is None:
+        default_dev = (args.train.parent / "valid.jsonl" if args.train
+                       else ROOT.parent / "shared" / "data" / "slurp" / "devel.jsonl")
+        args.dev = default_dev if default_dev.exists() else None
+    if args.train is not None and not args.train.is_file():
+        ap.error(f"--train {args.train}: no such file")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     manifest = build(args)

@@ -15,19 +15,17 @@ from .model import JointModel
 log = logging.getLogger("export")
 
 
-def export_int8(model: JointModel, out: Path, work: Path) -> dict[str, int]:
-    """Write out/model.onnx (int8); returns the byte sizes of each stage."""
+def to_onnx(model: JointModel, path: Path) -> None:
+    """Plain fp32 ONNX with dynamic batch and sequence axes."""
     model.eval()
     # the fusion recognises the classic attention subgraph, not the SDPA one
     model.bert.config._attn_implementation = "eager"
     model.bert.set_attn_implementation("eager")
-    fp32 = work / "student_fp32.onnx"
-    fused = work / "student_fused.onnx"
     ids = torch.ones((1, 12), dtype=torch.long)
     torch.onnx.export(
         model,
         (ids, torch.ones_like(ids), torch.zeros_like(ids)),
-        str(fp32),
+        str(path),
         input_names=["input_ids", "attention_mask", "token_type_ids"],
         output_names=["intent_logits", "slot_logits"],
         dynamic_axes={
@@ -40,6 +38,13 @@ def export_int8(model: JointModel, out: Path, work: Path) -> dict[str, int]:
         opset_version=17,
         dynamo=False,
     )
+
+
+def export_int8(model: JointModel, out: Path, work: Path) -> dict[str, int]:
+    """Write out/model.onnx (int8) and keep work/student_fused.onnx; returns the byte sizes."""
+    fp32 = work / "student_fp32.onnx"
+    fused = work / "student_fused.onnx"
+    to_onnx(model, fp32)
     cfg = model.bert.config
     opt = optimize_model(str(fp32), model_type="bert", num_heads=cfg.num_attention_heads,
                          hidden_size=cfg.hidden_size, opt_level=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -52,14 +53,35 @@ def home_file(tmp_path: Path) -> Path:
     return p
 
 
+def _rec(text: str, intent: str, **slots: str) -> dict[str, object]:
+    spans = [{"type": k, "start": text.index(v), "end": text.index(v) + len(v), "value": v} for k, v in slots.items()]
+    return {"text": text, "intent": intent, "slots": spans}
+
+
+# a small dev set in the shared JSONL format, so the build's dev figures do not need ../shared
+QUICK_DEV = [
+    _rec("turn off the kitchen lights", "iot_hue_lightoff", house_place="kitchen"),
+    _rec("switch on the lamp in the bedroom", "iot_hue_lighton", house_place="bedroom"),
+    _rec("what is the weather in paris", "weather_query", place_name="paris"),
+    _rec("set an alarm for seven am", "alarm_set", time="seven am"),
+    _rec("play some jazz", "play_music", music_genre="jazz"),
+    _rec("what time is it", "datetime_query"),
+    _rec("make the room warmer", "iot_climate_change"),
+    _rec("tell me a joke", "general_joke"),
+] * 3
+
+
 @pytest.fixture(scope="session")
 def quick_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The whole export pipeline in --quick mode: data, teacher, student, ONNX, int8."""
     pytest.importorskip("torch", reason="the export extra is not installed")
-    out = tmp_path_factory.mktemp("models") / "quick"
+    base = tmp_path_factory.mktemp("models")
+    out = base / "quick"
+    dev = base / "dev.jsonl"
+    dev.write_text("".join(json.dumps(r) + "\n" for r in QUICK_DEV))
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "export", "build", "--quick", "--out", str(out), "--threads", "2"],
+        [sys.executable, "-m", "export", "build", "--quick", "--out", str(out), "--threads", "2", "--dev", str(dev)],
         cwd=ROOT, capture_output=True, text=True, env=env, timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -39,3 +39,75 @@ def test_pruned_vocabulary_keeps_unseen_words(quick_model: Path) -> None:
     m = NLUModel(quick_model)
     enc = m.tok.encode("zyxwvut qqq")
     assert "[UNK]" not in enc.tokens
+
+
+def test_build_measures_teacher_student_and_quantization_on_the_dev_set(quick_model: Path) -> None:
+    figures = verify(quick_model)["figures"]
+    dev, teacher = figures["dev"], figures["teacher_dev"]
+    assert dev["n"] == teacher["n"] == 24
+    assert teacher["precision"] == "fp32"
+    gap = figures["student_minus_teacher_points"]
+    assert gap["intent_accuracy"] == round(100 * (dev["intent_accuracy"] - teacher["intent_accuracy"]), 2)
+    quant = figures["quantization"]
+    assert set(quant) == {"dynamic_int8", "static_qdq_fused_matmul", "static_qdq_plain_matmul_gather"}
+    assert quant["dynamic_int8"]["intent_accuracy"] == dev["intent_accuracy"]  # the shipped model itself
+    for v in quant.values():
+        assert v["n"] == 24 and v["bytes"] > 100_000
+        assert 0 < v["p50_ms"] <= v["p99_ms"]
+
+
+def _corpus_record(i: int) -> dict[str, object]:
+    cities = ["paris", "oslo", "lima", "cairo", "quito", "rome", "kyiv", "dakar"]
+    artists = ["miles davis", "nina simone", "bjork", "fela kuti", "abba", "sade"]
+    if i % 2:
+        city = cities[i % len(cities)]
+        text = f"what will the weather be in {city} tomorrow"
+        return {"text": text, "intent": "GetWeather",
+                "slots": [{"type": "city", "start": text.index(city), "end": text.index(city) + len(city),
+                           "value": city}]}
+    artist = artists[i % len(artists)]
+    text = f"play a song by {artist}"
+    return {"text": text, "intent": "PlayMusic",
+            "slots": [{"type": "artist", "start": 15, "end": 15 + len(artist), "value": artist}]}
+
+
+def test_corpus_recipe_trains_on_the_corpus_labels_without_context(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import pytest
+
+    pytest.importorskip("torch", reason="the export extra is not installed")
+    corpus = tmp_path / "train.jsonl"
+    corpus.write_text("".join(json.dumps(_corpus_record(i)) + "\n" for i in range(240)))
+    (tmp_path / "valid.jsonl").write_text("".join(json.dumps(_corpus_record(i)) + "\n" for i in range(7, 27)))
+    out = tmp_path / "corpus_model"
+    proc = subprocess.run(
+        [sys.executable, "-m", "export", "build", "--quick", "--train", str(corpus), "--out", str(out),
+         "--threads", "2"],
+        cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=900,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    manifest = verify(out)
+    data = manifest["training_data"]
+    assert data["context"] is False and data["generated"]["count"] == 0
+    assert data[f"{tmp_path.name}_count"] == 240
+    assert manifest["figures"]["dev"]["file"] == "valid.jsonl"  # found next to --train
+    labels = json.loads((out / "labels.json").read_text())
+    assert [i["name"] for i in labels["intents"]] == ["GetWeather", "PlayMusic"]
+    assert labels["intents"][0]["description"] == "get weather"
+    assert labels["tags"] == ["O", "B-artist", "I-artist", "B-city", "I-city"]
+    assert NLUModel(out).predict("play a song by abba").intent in {"GetWeather", "PlayMusic"}
+
+
+def test_build_refuses_a_missing_corpus(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "export", "build", "--train", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path)],
+        cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2 and "no such file" in proc.stderr
