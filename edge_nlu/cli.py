@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--home", type=Path, help="home snapshot to start from (overrides the config)")
     s.add_argument("--model", type=Path, default=None, help="model directory (overrides the config)")
     s.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    from .cli_learn import add_parsers
+
+    add_parsers(sub)
     b = sub.add_parser("bench", help="latency per stage, cold start, memory, MACs; vs all-MiniLM-L6-v2 when the "
                                      "export extra is installed")
     b.add_argument("--model", type=Path, default=None, help="model directory (default: shipped model)")
@@ -175,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
             return run_live(sys.stdout, args.model, broker=args.broker, timeout_s=args.timeout)
         if args.cmd == "serve":
             return _serve(args)
+        if args.cmd in ("learn", "forget"):
+            from .cli_learn import run_forget, run_learn
+
+            return run_learn(args) if args.cmd == "learn" else run_forget(args)
         if args.cmd == "bench":
             from .bench import BenchOptions
             from .bench import main as bench_main

@@ -66,6 +66,18 @@ class _Pending:
     """Local arrival time, ISO; the context's time unless the query brings its own."""
 
 
+@dataclass(frozen=True)
+class _Event:
+    """A feedback-side message (learning), queued with the queries to keep their order."""
+
+    topic: str
+    """Where it came from."""
+    payload: bytes
+    """Raw payload."""
+    arrival: float
+    """Epoch seconds at arrival."""
+
+
 class Service:
     """The running service; `run()` blocks until stopped, `start()`/`stop()` for embedding and tests."""
 
@@ -85,7 +97,12 @@ class Service:
         self.query_topic = f"{t.hermes}/nlu/query"
         self.session_ended_topic = f"{t.hermes}/dialogueManager/sessionEnded"
         self.status_topic = f"{t.edge_nlu}/status"
-        self._queries: queue.Queue[_Pending | None] = queue.Queue(lim.max_queued_queries)
+        self.learning: Any = None
+        if settings.learning is not None:
+            from .serve_learning import LearningBridge
+
+            self.learning = LearningBridge(settings.learning, self.nlu, t.hermes, t.edge_nlu)
+        self._queries: queue.Queue[_Pending | _Event | None] = queue.Queue(lim.max_queued_queries)
         self._messages: queue.Queue[tuple[int, str, bytes, bool] | None] = queue.Queue(lim.max_queued_messages)
         self._enqueued = 0  # written by the network thread only
         self._applied = 0
@@ -97,13 +114,19 @@ class Service:
         self._threads: list[threading.Thread] = []
         self.link = MqttLink(settings.broker, self.status_topic, self._on_message, self._all_topics,
                              on_connected=lambda: self._count("connects"))
-        self.link.reliable_topics = frozenset({self.query_topic, self.session_ended_topic})
+        reliable = {self.query_topic, self.session_ended_topic}
+        if self.learning is not None:
+            reliable |= set(self.learning.topics())
+        self.link.reliable_topics = frozenset(reliable)
 
     # --- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        for name, target in (("edge-nlu-ingest", self._ingest_loop), ("edge-nlu-query", self._query_loop),
-                             ("edge-nlu-stats", self._stats_loop)):
+        loops = [("edge-nlu-ingest", self._ingest_loop), ("edge-nlu-query", self._query_loop),
+                 ("edge-nlu-stats", self._stats_loop)]
+        if self.learning is not None:
+            loops.append(("edge-nlu-learn", self._learn_loop))
+        for name, target in loops:
             th = threading.Thread(target=target, name=name, daemon=True)
             th.start()
             self._threads.append(th)
@@ -125,6 +148,8 @@ class Service:
         for th in self._threads:
             th.join(max(0.0, deadline - time.monotonic()))
         self.link.stop()
+        if self.learning is not None:
+            self.learning.close()
         log.info("edge-nlu stopped: %s", self.counters())
 
     def run(self, stop: threading.Event) -> None:
@@ -162,6 +187,8 @@ class Service:
 
     def _all_topics(self) -> list[str]:
         topics = [self.query_topic, self.session_ended_topic]
+        if self.learning is not None:
+            topics.extend(self.learning.topics())
         for filters in self._filters:
             topics.extend(filters)
         return topics
@@ -182,6 +209,13 @@ class Service:
         if topic == self.query_topic:
             self._enqueue_query(payload)
             return
+        if self.learning is not None and self.learning.wants(topic):
+            try:
+                self._queries.put_nowait(_Event(topic, payload, time.time()))
+            except queue.Full:
+                self._count("overloaded")
+            if topic != self.session_ended_topic:
+                return
         try:
             self._messages.put_nowait((self._enqueued + 1, topic, payload, retained))
             self._enqueued += 1
@@ -280,7 +314,10 @@ class Service:
             if item is None:
                 return
             try:
-                self._answer(item)
+                if isinstance(item, _Event):
+                    self._learning_event(item)
+                else:
+                    self._answer(item)
             except Exception:
                 self._count("errors")
                 log.exception("error answering a query")
@@ -305,10 +342,33 @@ class Service:
             self._log_once(f"<area:{q.site_id}>", "site %s: area %r is not in the home; answering without it",
                            q.site_id, area)
             del ctx["area"]
-        result = self.nlu.parse(q.input, ctx, q.id, home=home)
+        if self.learning is not None:
+            site = s.sites.get(q.site_id)
+            result = self.learning.handle(q, ctx, home, q.user or (site.user if site else None))
+        else:
+            result = self.nlu.parse(q.input, ctx, q.id, home=home)
         self.history.record(q.site_id, q.session_id, history_turn(result), now)
         self._publish_answer(q, result)
         self._count("answered")
+        if self.learning is not None:
+            for topic, payload in self.learning.questions():
+                self.link.publish(topic, payload)
+
+    def _learning_event(self, item: _Event) -> None:
+        refused = self.learning.on_event(item.topic, item.payload, item.arrival)
+        if refused is not None:
+            self._count("rejected")
+            self._log_once(f"<learn:{item.topic}>", "ignored a message on %s: %s", item.topic, refused)
+        for topic, payload in self.learning.questions():
+            self.link.publish(topic, payload)
+
+    def _learn_loop(self) -> None:
+        while not self._stop.wait(1.0):
+            try:
+                self.learning.tick()
+            except Exception:
+                self._count("errors")
+                log.exception("error while reloading or learning")
 
     def _publish_answer(self, q: HermesQuery, result: dict[str, Any]) -> None:
         topic, payload = hermes_reply(q, result, self.settings.min_confidence, self.settings.topics.hermes)

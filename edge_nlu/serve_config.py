@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 import yaml
 
 from .errors import ConfigError
+from .learn.settings import LearnSettings
 from .settings import default_model_dir
 
 SCHEMES = {"mqtt": (1883, False, "tcp"), "mqtts": (8883, True, "tcp"), "ws": (80, False, "websockets"),
@@ -151,6 +152,8 @@ class ServeSettings:
     """Caps."""
     stats_interval_s: float = 60.0
     """How often the counters are logged; 0 turns the log off."""
+    learning: LearnSettings | None = None
+    """Self-learning (interaction store, rewrites, preferences); None leaves it off."""
 
     def to_dict(self) -> dict[str, Any]:
         """The config-file shape; `from_dict(to_dict())` gives back an equal tree."""
@@ -172,6 +175,7 @@ class ServeSettings:
             "min_confidence": self.min_confidence,
             "limits": {k: getattr(self.limits, k) for k in LimitSettings.__dataclass_fields__},
             "stats_interval_s": self.stats_interval_s,
+            "learning": self.learning.to_dict() if self.learning is not None else None,
         }
 
     @classmethod
@@ -179,7 +183,7 @@ class ServeSettings:
                   broker_uri: str | None = None) -> ServeSettings:
         """Validate a config mapping; relative paths are taken from `base_dir` (the config file's folder)."""
         _keys(d, "config", {"broker", "topics", "adapters", "sites", "model_dir", "home", "threads",
-                            "min_confidence", "limits", "stats_interval_s"})
+                            "min_confidence", "limits", "stats_interval_s", "learning"})
         base = base_dir or Path.cwd()
         broker = _broker(_section(d, "broker"), base, broker_uri)
         top = _section(d, "topics")
@@ -204,6 +208,7 @@ class ServeSettings:
             min_confidence=float(_num(d, "min_confidence", "min_confidence", 0.5, lo=0.0, hi=1.0)),
             limits=limits,
             stats_interval_s=float(_num(d, "stats_interval_s", "stats_interval_s", 60.0, lo=0.0)),
+            learning=_learning(d.get("learning"), base),
         )
 
     def with_overrides(self, model_dir: Path | None = None, home_path: Path | None = None) -> ServeSettings:
@@ -366,6 +371,23 @@ def _adapters(raw: Any) -> tuple[tuple[str, ...], dict[str, dict[str, Any]]]:
         names.append(name)
         options[name] = dict(opts)
     return tuple(names), options
+
+
+def _learning(raw: Any, base: Path) -> LearnSettings | None:
+    """`learning:` turns self-learning on; relative store/model paths are taken from the config's folder."""
+    if raw is None or raw is False:
+        return None
+    if raw is True:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError("learning: must be a mapping (or true for the defaults)")
+    d = dict(raw)
+    for key in ("store", "rewriter_dir"):
+        if isinstance(d.get(key), str):
+            d[key] = str(base / Path(d[key]).expanduser())
+    if "store" not in d:
+        d["store"] = str(base / LearnSettings().store)
+    return LearnSettings.from_dict(d)
 
 
 def _site(site_id: str, raw: Any) -> SiteSettings:

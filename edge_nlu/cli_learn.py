@@ -1,0 +1,93 @@
+"""`edge-nlu learn` and `edge-nlu forget` (contract section 6): work on the store a config names."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from .errors import ConfigError
+from .learn.settings import LearnSettings
+
+
+def add_parsers(sub: Any) -> None:
+    lp = sub.add_parser("learn", help="mine the interaction store: rephrase chains -> rewrites (a running serve "
+                                      "picks them up within seconds)")
+    fp = sub.add_parser("forget", help="erase what was recorded and learned (all, one user's, or older data)")
+    for p in (lp, fp):
+        p.add_argument("--config", type=Path, help="the serve config whose `learning:` section names the store")
+        p.add_argument("--store", type=Path, help="the interaction store file (instead of --config)")
+    lp.add_argument("--list", action="store_true", help="list learned rewrites and taught preferences, mine nothing")
+    lp.add_argument("--json", action="store_true", help="print the report as JSON")
+    fp.add_argument("--user", help="only this user's turns, personal rewrites and preferences")
+    fp.add_argument("--before", help="only data recorded before this ISO date or time (local time)")
+
+
+def learn_settings(config: Path | None, store: Path | None) -> LearnSettings:
+    if store is not None:
+        return LearnSettings(store=str(store))
+    if config is None:
+        raise ConfigError("give --config FILE (with a `learning:` section) or --store FILE", "no_store")
+    from .serve_config import load_serve_settings
+
+    settings = load_serve_settings(None, config)
+    if settings.learning is None:
+        raise ConfigError(f"{config} has no `learning:` section; nothing is recorded", "learning_off")
+    return settings.learning
+
+
+def parse_before(raw: str) -> float:
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
+    except ValueError as exc:
+        raise ConfigError(f"--before {raw!r} is not an ISO date or time (e.g. 2026-11-01)", "invalid_date") from exc
+
+
+def run_learn(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    from .learn.engine import mine_store
+    from .learn.preferences import describe
+    from .learn.store import InteractionStore
+
+    settings = learn_settings(args.config, args.store)
+    if not Path(settings.store).exists():
+        raise ConfigError(f"no interaction store at {settings.store} (has `edge-nlu serve` run with learning on?)",
+                          "no_store")
+    with InteractionStore(Path(settings.store), retention_days=settings.retention_days) as store:
+        if args.list:
+            rewrites = [r.to_dict() for r in store.rewrites(user=None, source=None)]
+            prefs = store.preferences(None)
+            if args.json:
+                out.write(json.dumps({"rewrites": rewrites, "preferences": [p.to_dict() for p in prefs]}) + "\n")
+            else:
+                for r in rewrites:
+                    who = f" (user {r['user']})" if r["user"] else ""
+                    out.write(f"{r['source']}{who}: {r['src']!r} -> {r['dst']!r}  score {r['score']:.2f}\n")
+                for line in describe(prefs):
+                    out.write(line + "\n")
+            return 0
+        report = mine_store(store, settings)
+    report.pop("user_list", None)
+    if args.json:
+        out.write(json.dumps(report) + "\n")
+    else:
+        out.write(f"learned {report['precomputed']} precomputed and {report['personal']} personal rewrites from "
+                  f"{report['chains']} rephrase chains of {report['users']} users in {report['seconds']} s "
+                  f"({report['pruned']} old turns pruned)\n")
+    return 0
+
+
+def run_forget(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    from .learn.store import InteractionStore
+
+    settings = learn_settings(args.config, args.store)
+    before = parse_before(args.before) if args.before else None
+    if not Path(settings.store).exists():
+        out.write("nothing to forget: no interaction store yet\n")
+        return 0
+    with InteractionStore(Path(settings.store), retention_days=settings.retention_days) as store:
+        counts = store.forget(user=args.user, before=before)
+    out.write("forgot " + ", ".join(f"{n} {table}" for table, n in counts.items()) + "\n")
+    return 0

@@ -1,0 +1,1 @@
+"""Self-learning on the hub: interaction store, rephrase mining, online rewriting, preferences."""

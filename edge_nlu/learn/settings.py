@@ -1,0 +1,72 @@
+"""Settings of the self-learning layer (the `learning:` section of the serve config)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ConfigError
+from .markov import MinerSettings
+from .rewriter import RewriterSettings
+
+
+@dataclass(frozen=True)
+class LearnSettings:
+    """How the hub learns from its own traffic."""
+
+    store: str = "edge-nlu-learning.sqlite3"
+    """Path of the interaction store (SQLite)."""
+    retention_days: float = 90.0
+    """Turns older than this are erased."""
+    rephrase_window_s: float = 45.0
+    """A next request later than this is never a rephrase of the previous one."""
+    rephrase_threshold: float = 0.5
+    """Rephrase-detector probability from which the previous turn counts as rephrased."""
+    session_gap_s: float = 60.0
+    """Turns further apart than this belong to different sessions when mining."""
+    min_confidence: float = 0.5
+    """Below this NLU confidence the service answers intentNotRecognized (a defect signal)."""
+    defect_confidence: float = 0.7
+    """Below this the original parse is defect-prone and online retrieval is tried."""
+    reload_interval_s: float = 1.0
+    """How often the store's version is polled for new rewrites and preferences."""
+    learn_interval_s: float = 0.0
+    """The service mines by itself this often (0: only `edge-nlu learn`)."""
+    personal_min_support: int = 2
+    """Chains one user needs through an utterance for a personal precomputed rewrite."""
+    teach_window_s: float = 60.0
+    """How long an asked "what did you mean?" waits for its answer."""
+    rewriter_dir: str | None = None
+    """Encoder, rephrase detector and global index; None: the shipped `models/rewriter`."""
+    miner: MinerSettings = field(default_factory=MinerSettings)
+    """Absorbing-chain thresholds."""
+    rewriter: RewriterSettings = field(default_factory=RewriterSettings)
+    """Online retrieval thresholds."""
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LearnSettings:
+        unknown = sorted(str(k) for k in d if k not in cls.__dataclass_fields__)
+        if unknown:
+            raise ConfigError(f"learning: unknown key(s) {', '.join(unknown)}; "
+                              f"allowed: {', '.join(sorted(cls.__dataclass_fields__))}")
+        kw: dict[str, Any] = {k: d[k] for k in cls.__dataclass_fields__ if k in d and k not in ("miner", "rewriter")}
+        for k in ("store", "rewriter_dir"):
+            if kw.get(k) is not None:
+                kw[k] = str(kw[k])
+        for k in ("retention_days", "rephrase_window_s", "rephrase_threshold", "session_gap_s", "min_confidence",
+                  "defect_confidence", "reload_interval_s", "learn_interval_s", "teach_window_s"):
+            if k in kw:
+                try:
+                    kw[k] = float(kw[k])
+                except (TypeError, ValueError) as exc:
+                    raise ConfigError(f"learning.{k} must be a number, not {kw[k]!r}") from exc
+        if "personal_min_support" in kw:
+            kw["personal_min_support"] = int(kw["personal_min_support"])
+        return cls(**kw, miner=MinerSettings.from_dict(d.get("miner") or {}),
+                   rewriter=RewriterSettings.from_dict(d.get("rewriter") or {}))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("miner", "rewriter")}
+        out["miner"] = self.miner.to_dict()
+        out["rewriter"] = self.rewriter.to_dict()
+        return out

@@ -1,0 +1,134 @@
+"""Hermes glue of the self-learning layer: feedback topics in, teachable-moment questions out.
+
+Runs on the service's query thread, so a feedback message is applied in the order it came
+relative to the queries (a barge-in marks the turn that was being spoken, not a later one).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .hermes import HermesQuery
+from .home import Home
+from .learn.engine import SelfLearning
+from .learn.settings import LearnSettings
+from .learn.store import InteractionStore
+from .pipeline import EdgeNLU
+
+log = logging.getLogger("edge_nlu.serve")
+
+ASK_PREFIX = "edge-nlu-ask-"
+FEEDBACK_SIGNALS = ("positive", "negative", "correction")
+
+
+def request_ts(when: str | None) -> float:
+    """The Hermes `time` field as epoch seconds (naive = local time); arrival time otherwise."""
+    if not when:
+        return time.time()
+    try:
+        return datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return time.time()
+
+
+class LearningBridge:
+    """Owns the store and the `SelfLearning` engine for one running service."""
+
+    def __init__(self, settings: LearnSettings, nlu: EdgeNLU, hermes: str, edge_nlu: str) -> None:
+        self.settings = settings
+        self.store = InteractionStore(Path(settings.store), retention_days=settings.retention_days)
+        self.engine = SelfLearning(nlu, self.store, settings)
+        self.feedback_topic = f"{edge_nlu}/feedback"
+        self.session_ended_topic = f"{hermes}/dialogueManager/sessionEnded"
+        self.not_recognized_topic = f"{hermes}/nlu/intentNotRecognized"
+        self.say_topic = f"{hermes}/tts/say"
+        self.say_finished_topic = f"{hermes}/tts/sayFinished"
+        self._hermes = hermes
+        self._speaking: dict[str, tuple[str | None, str | None]] = {}  # site -> (session, say id) not finished
+        self._ask_ids = itertools.count(1)
+        self._last_learn = time.monotonic()
+
+    def topics(self) -> list[str]:
+        return [self.feedback_topic, self.not_recognized_topic, self.say_topic, self.say_finished_topic]
+
+    def wants(self, topic: str) -> bool:
+        return topic in self.topics() or topic == self.session_ended_topic
+
+    # -- events ------------------------------------------------------------------------------------
+    def on_event(self, topic: str, payload: bytes, arrival: float) -> str | None:
+        """Apply one feedback-side message; returns why it was refused, or None."""
+        try:
+            data = json.loads(payload)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return "not JSON"
+        if not isinstance(data, dict):
+            return "not a JSON object"
+        site = data.get("siteId") if isinstance(data.get("siteId"), str) else None
+        session = data.get("sessionId") if isinstance(data.get("sessionId"), str) else None
+        if topic == self.feedback_topic:
+            qid, signal, text = data.get("id"), data.get("signal"), data.get("text")
+            if not isinstance(qid, str) or signal not in FEEDBACK_SIGNALS:
+                return f"feedback needs a string id and a signal in {FEEDBACK_SIGNALS}"
+            if text is not None and not isinstance(text, str):
+                return "feedback text must be a string"
+            if not self.engine.feedback(qid, signal, arrival, text):
+                return f"no recorded query with id {qid!r}"
+            return None
+        if topic == self.session_ended_topic:
+            term = data.get("termination")
+            reason = term.get("reason") if isinstance(term, dict) else None
+            if reason == "abortedByUser" and site is not None:
+                self.engine.barge_in(site, session, arrival)
+            return None
+        if topic == self.not_recognized_topic:
+            qid = data.get("id")
+            if isinstance(qid, str):
+                self.engine.not_recognized(qid, arrival)
+            return None
+        if site is None:
+            return "siteId missing"
+        say_id = data.get("id") if isinstance(data.get("id"), str) else None
+        if say_id is not None and say_id.startswith(ASK_PREFIX):
+            return None  # our own question
+        if topic == self.say_topic:
+            self._speaking[site] = (session, say_id)
+        elif topic == self.say_finished_topic:
+            self._speaking.pop(site, None)
+        return None
+
+    # -- queries -----------------------------------------------------------------------------------
+    def handle(self, q: HermesQuery, ctx: dict[str, Any], home: Home, user: str | None) -> dict[str, Any]:
+        ts = request_ts(q.time)
+        speaking = self._speaking.pop(q.site_id, None)
+        if speaking is not None:  # the answer was still being spoken: the user cut it off
+            self.engine.barge_in(q.site_id, speaking[0] if speaking[0] is not None else q.session_id, ts)
+        return self.engine.handle(q.input, site=q.site_id, session=q.session_id, user=user, ts=ts,
+                                  query_id=q.id, context=ctx, home=home)
+
+    def questions(self) -> list[tuple[str, dict[str, Any]]]:
+        """Teachable moments to ask over Hermes TTS."""
+        out = []
+        while self.engine.questions:
+            site, session, text = self.engine.questions.popleft()
+            out.append((f"{self._hermes}/tts/say", {"text": text, "siteId": site, "sessionId": session,
+                                                   "id": f"{ASK_PREFIX}{next(self._ask_ids)}", "lang": "en"}))
+        return out
+
+    def tick(self) -> None:
+        """Periodic: pick up `edge-nlu learn` results; learn by itself when configured to."""
+        self.engine.reload()
+        every = self.settings.learn_interval_s
+        if every > 0 and time.monotonic() - self._last_learn >= every:
+            self._last_learn = time.monotonic()
+            report = self.engine.learn()
+            log.info("learned: %d precomputed, %d personal rewrites from %d chains",
+                     report["precomputed"], report["personal"], report["chains"])
+
+    def close(self) -> None:
+        self.store.close()
