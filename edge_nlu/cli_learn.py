@@ -57,7 +57,7 @@ def run_learn(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
                           "no_store")
     with InteractionStore(Path(settings.store), retention_days=settings.retention_days) as store:
         if args.list:
-            rewrites = [r.to_dict() for r in store.rewrites(user=None, source=None)]
+            rewrites = [r.to_dict() for r in store.rewrites()]
             prefs = store.preferences(None)
             if args.json:
                 out.write(json.dumps({"rewrites": rewrites, "preferences": [p.to_dict() for p in prefs]}) + "\n")

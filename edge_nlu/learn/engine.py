@@ -93,7 +93,7 @@ class SelfLearning:
         version = self.store.rewrites_version()
         if version == self._version and not force:
             return False
-        table = {(r.user, r.source, r.src): r for r in self.store.rewrites(user=None, source=None)}
+        table = {(r.user, r.source, r.src): r for r in self.store.rewrites()}
         prefs: dict[str, list[Preference]] = {}
         for p in self.store.preferences(None):
             prefs.setdefault(p.user, []).append(p)
@@ -226,7 +226,7 @@ class SelfLearning:
         return tid
 
     def _mark_rephrase(self, text: str, site: str, session: str | None, user: str | None, ts: float) -> None:
-        prev = self.store.last_turn(site, session, before_ts=ts)
+        prev = self.store.last_turn(site, session, before_ts=ts, any_session=True)
         if prev is None or prev.turn.user != user:
             return
         gap = ts - prev.turn.ts
@@ -243,11 +243,11 @@ class SelfLearning:
 
     def _ask(self, site: str, session: str | None, user: str | None, text: str, ts: float) -> None:
         """A teachable moment: ask what was meant; the answer becomes a personal taught rewrite."""
-        self._pending[(site, session)] = _Pending(text, user, ts + self.settings.teach_window_s)
+        self._pending[(site, None)] = _Pending(text, user, ts + self.settings.teach_window_s)
         self.questions.append((site, session, f"Sorry, I didn't get that. What did you mean by \"{text}\"?"))
 
     def _answer_pending(self, text: str, site: str, session: str | None, user: str | None, ts: float) -> None:
-        pending = self._pending.pop((site, session), None)
+        pending = self._pending.pop((site, None), None)
         if pending is None or pending.expires < ts or pending.user != user or user is None:
             return
         if normalize(text) == normalize(pending.text):
@@ -298,7 +298,8 @@ class SelfLearning:
 
     def barge_in(self, site: str, session: str | None, ts: float | None = None) -> bool:
         ts = time.time() if ts is None else float(ts)
-        prev = self.store.last_turn(site, session, before_ts=ts + 1e-6)
+        prev = self.store.last_turn(site, session, before_ts=ts + 1e-6) \
+            or self.store.last_turn(site, session, before_ts=ts + 1e-6, any_session=True)
         if prev is None or "barge_in" in prev.signals:
             return False
         self.store.add_signal(prev.id, "barge_in", ts)
@@ -327,7 +328,7 @@ def mine_store(store: InteractionStore, settings: LearnSettings, now: float | No
     t0 = time.perf_counter()
     now = time.time() if now is None else float(now)
     pruned = store.prune(now)
-    all_chains = chains(store.sessions(gap_s=settings.session_gap_s))
+    all_chains = chains(store.sessions(gap_s=settings.session_gap_s, by_session=False))
     rewrites, report = mine(all_chains, settings.miner)
     store.replace_rewrites("precomputed", rewrites)
     by_user: dict[str, list[Any]] = {}
