@@ -31,12 +31,13 @@ def learn_settings(config: Path | None, store: Path | None) -> LearnSettings:
         return LearnSettings(store=str(store))
     if config is None:
         raise ConfigError("give --config FILE (with a `learning:` section) or --store FILE", "no_store")
-    from .serve_config import load_serve_settings
+    from .serve_config import learning_section, read_config_file
 
-    settings = load_serve_settings(None, config)
-    if settings.learning is None:
+    # only the `learning:` section matters here: learn/forget run without a broker
+    learning = learning_section(read_config_file(config).get("learning"), config.resolve().parent)
+    if learning is None:
         raise ConfigError(f"{config} has no `learning:` section; nothing is recorded", "learning_off")
-    return settings.learning
+    return learning
 
 
 def parse_before(raw: str) -> float:

@@ -208,7 +208,7 @@ class ServeSettings:
             min_confidence=float(_num(d, "min_confidence", "min_confidence", 0.5, lo=0.0, hi=1.0)),
             limits=limits,
             stats_interval_s=float(_num(d, "stats_interval_s", "stats_interval_s", 60.0, lo=0.0)),
-            learning=_learning(d.get("learning"), base),
+            learning=learning_section(d.get("learning"), base),
         )
 
     def with_overrides(self, model_dir: Path | None = None, home_path: Path | None = None) -> ServeSettings:
@@ -373,7 +373,7 @@ def _adapters(raw: Any) -> tuple[tuple[str, ...], dict[str, dict[str, Any]]]:
     return tuple(names), options
 
 
-def _learning(raw: Any, base: Path) -> LearnSettings | None:
+def learning_section(raw: Any, base: Path) -> LearnSettings | None:
     """`learning:` turns self-learning on; relative store/model paths are taken from the config's folder."""
     if raw is None or raw is False:
         return None

@@ -1,0 +1,150 @@
+"""The feedback loop driven from outside, as a satellite would: Hermes and feedback topics only,
+`edge-nlu learn` and `edge-nlu forget` as separate processes, a real Mosquitto."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge_nlu.learn.encoder import default_rewriter_dir
+from edge_nlu.pipeline import EdgeNLU
+from edge_nlu.serve import Service
+from tests.broker import Mosquitto, Probe
+from tests.conftest import ROOT
+from tests.test_serve import config, home_yaml, listen, nlu, running, wait_ready  # noqa: F401 (fixtures)
+
+HAVE_REWRITER = default_rewriter_dir() is not None and (default_rewriter_dir() / "manifest.json").exists()
+needs_rewriter = pytest.mark.skipif(not HAVE_REWRITER, reason="models/rewriter is not built")
+SITES = {"kitchen-puck": {"area": "Kitchen", "has_screen": False}}
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "edge_nlu.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.fixture
+def learning_cfg(broker: Mosquitto, home_yaml: Path, tmp_path: Path) -> tuple[dict[str, Any], Path]:  # noqa: F811
+    d = config(broker, home_yaml, sites=SITES,
+               learning={"store": str(tmp_path / "learn.sqlite3"), "reload_interval_s": 0.5})
+    path = tmp_path / "serve.json"
+    path.write_text(json.dumps(d))
+    return d, path
+
+
+@pytest.fixture
+def learning_service(learning_cfg: tuple[dict[str, Any], Path], nlu: EdgeNLU) -> Iterator[Service]:  # noqa: F811
+    svc = running(learning_cfg[0], nlu)
+    yield svc
+    svc.stop()
+
+
+@pytest.fixture
+def sat(broker: Mosquitto, learning_service: Service) -> Iterator[Probe]:
+    p = listen(Probe(broker))
+    p.subscribe("hermes/tts/say")
+    wait_ready(p)
+    p.clear()
+    yield p
+    p.close()
+
+
+def ask(sat: Probe, text: str, user: str, session: str | None = None) -> dict[str, Any]:
+    return sat.query(text, session=session or uuid.uuid4().hex[:8], user=user, timeout=10)[2]
+
+
+def targets(result: dict[str, Any]) -> tuple[str | None, list[str]]:
+    a = result.get("action") or {}
+    return a.get("intent"), sorted(a.get("targets") or [])
+
+
+@needs_rewriter
+def test_barge_ins_and_rephrases_over_hermes_teach_a_rewrite_learn_applies_live(
+        sat: Probe, learning_cfg: tuple[dict[str, Any], Path]) -> None:
+    wrong = ask(sat, "douse the kitchen lights", "probe")
+    assert targets(wrong) != ("HassTurnOff", ["light.kitchen_ceiling"])  # the model alone gets it wrong
+    for user in ("alex", "sam", "kim", "lee"):
+        session = uuid.uuid4().hex[:8]
+        ask(sat, "douse the kitchen lights", user, session)
+        sat.publish("hermes/dialogueManager/sessionEnded",
+                    {"sessionId": session, "siteId": "kitchen-puck", "termination": {"reason": "abortedByUser"}})
+        time.sleep(0.2)
+        ok = ask(sat, "turn off the kitchen lights", user)
+        assert targets(ok) == ("HassTurnOff", ["light.kitchen_ceiling"])
+        time.sleep(1.1)  # one user at a time, as in a real home
+    learned = _cli("learn", "--config", str(learning_cfg[1]), "--json")
+    assert learned.returncode == 0, learned.stderr
+    assert json.loads(learned.stdout)["precomputed"] >= 1
+    deadline = time.monotonic() + 5.0
+    while True:  # the running service picks the rewrite up within 5 s, without a restart
+        r = ask(sat, "douse the kitchen lights", "newcomer")
+        if r["rewrite"] is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert r["rewrite"]["source"] == "precomputed" and r["rewrite"]["text"] == "turn off the kitchen lights"
+    assert targets(r) == ("HassTurnOff", ["light.kitchen_ceiling"])
+    listed = _cli("learn", "--config", str(learning_cfg[1]), "--list")
+    assert "douse the kitchen lights" in listed.stdout
+    forgot = _cli("forget", "--config", str(learning_cfg[1]))
+    assert forgot.returncode == 0 and "forgot" in forgot.stdout
+    time.sleep(1.0)
+    assert ask(sat, "douse the kitchen lights", "newcomer")["rewrite"] is None
+
+
+def test_feedback_topic_negative_asks_over_tts_and_the_answer_is_taught(sat: Probe) -> None:
+    qid = uuid.uuid4().hex
+    sat.publish("hermes/nlu/query", {"input": "make the kitchen dark", "siteId": "kitchen-puck", "sessionId": "a",
+                                     "id": qid, "user": "alex"})
+    sat.answer(qid, "kitchen-puck", timeout=10)
+    sat.publish("edge-nlu/feedback", {"id": qid, "signal": "negative"})
+    say = sat.expect(lambda m: m.topic == "hermes/tts/say", timeout=5)
+    question = json.loads(say.payload)
+    assert question["siteId"] == "kitchen-puck" and "make the kitchen dark" in question["text"]
+    ask(sat, "turn off the kitchen lights", "alex")
+    r = ask(sat, "make the kitchen dark", "alex")
+    assert r["rewrite"]["source"] == "taught" and targets(r) == ("HassTurnOff", ["light.kitchen_ceiling"])
+
+
+def test_teaching_over_hermes_then_forget_by_user(sat: Probe, learning_cfg: tuple[dict[str, Any], Path]) -> None:
+    r = ask(sat, "when i say movie time turn off the living room lights", "alex")
+    assert r["nlu"]["intent"] == "teach_preference" and "movie time" in r["response"]
+    r = ask(sat, "movie time", "alex")
+    assert r["rewrite"]["source"] == "taught" and targets(r) == ("HassTurnOff", ["light.sofa_lamp"])
+    out = _cli("forget", "--config", str(learning_cfg[1]), "--user", "alex")
+    assert out.returncode == 0, out.stderr
+    time.sleep(1.0)
+    assert ask(sat, "movie time", "alex")["rewrite"] is None
+
+
+def test_bad_feedback_is_counted_not_fatal(sat: Probe, learning_service: Service) -> None:
+    before = learning_service.counters()["rejected"]
+    for payload in (b"\xff\xfe", b"[]", json.dumps({"id": 3, "signal": "meh"}).encode(),
+                    json.dumps({"id": "unknown", "signal": "positive"}).encode()):
+        sat.publish("edge-nlu/feedback", payload)
+    sat.publish("hermes/dialogueManager/sessionEnded", b"not json")
+    deadline = time.monotonic() + 5
+    while learning_service.counters()["rejected"] < before + 4 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert learning_service.counters()["rejected"] >= before + 4
+    assert targets(ask(sat, "turn off the kitchen lights", "alex"))[0] == "HassTurnOff"
+
+
+def test_learn_and_forget_cli_errors(tmp_path: Path) -> None:
+    out = _cli("learn", "--store", str(tmp_path / "missing.sqlite3"))
+    assert out.returncode == 2 and "[no_store]" in out.stderr
+    out = _cli("forget", "--store", str(tmp_path / "x.sqlite3"), "--before", "yesterday-ish")
+    assert out.returncode == 2 and "[invalid_date]" in out.stderr
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"learning": {"stor": "x"}}))
+    out = _cli("learn", "--config", str(cfg))
+    assert out.returncode == 2 and "unknown key" in out.stderr
