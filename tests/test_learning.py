@@ -155,3 +155,21 @@ def test_forget_a_user_erases_what_they_taught(engine: SelfLearning, store: Inte
     assert counts["preferences"] == 1 and counts["turns"] == 1
     assert engine.handle("movie time", site="p", user="alex", ts=T0 + 5)["rewrite"] is None
     assert [p.user for p in store.preferences(None)] == ["sam"]
+
+
+def test_learning_settings_round_trip_and_refuse_unknown_keys(tmp_path: Path) -> None:
+    from edge_nlu.errors import ConfigError
+    from edge_nlu.serve_config import ServeSettings
+
+    d = {"broker": {"uri": "mqtt://localhost:1883"},
+         "learning": {"store": "state/learn.sqlite3", "miner": {"min_support": 4}, "rewriter": {"min_score": 0.8}}}
+    s = ServeSettings.from_dict(d, base_dir=tmp_path)
+    assert s.learning is not None and s.learning.store == str(tmp_path / "state" / "learn.sqlite3")
+    assert s.learning.miner.min_support == 4 and s.learning.rewriter.min_score == 0.8
+    assert ServeSettings.from_dict(s.to_dict(), base_dir=tmp_path) == s
+    assert LearnSettings.from_dict(s.learning.to_dict()) == s.learning
+    assert ServeSettings.from_dict({"broker": {"uri": "mqtt://h:1"}}).learning is None
+    with pytest.raises(ConfigError, match="unknown key"):
+        LearnSettings.from_dict({"stor": "x"})
+    with pytest.raises(ConfigError, match="number"):
+        LearnSettings.from_dict({"rephrase_window_s": "soon"})
