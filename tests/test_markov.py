@@ -141,7 +141,7 @@ def test_cycle_matches_hand_computation() -> None:
     assert rows["a"]["c"] == pytest.approx(2 / 5) and rows["a"][FAILURE] == pytest.approx(3 / 5)
     assert rows["b"]["c"] == pytest.approx(1 / 5) and rows["b"][FAILURE] == pytest.approx(4 / 5)
     assert rows["c"] == {"c": pytest.approx(1.0)}
-    iterative = absorption(data, settings=MinerSettings(max_component=1))
+    iterative = absorption(data, settings=MinerSettings(max_component=1, tolerance=1e-14))
     assert_rows_close(iterative, rows, 1e-10)
 
 
@@ -168,15 +168,25 @@ def test_disconnected_per_component_equals_joint() -> None:
 def test_iterative_equals_dense() -> None:
     data = random_chains(600, 1200, seed=7)
     dense = absorption(data)
-    iterative = absorption(data, settings=MinerSettings(max_component=50))
-    assert_rows_close(iterative, dense, 1e-9)
-    assert mine(data, MinerSettings())[0] == mine(data, MinerSettings(max_component=50))[0]
-    assert mine(data, MinerSettings(max_component=50))[1].iterative_components >= 1
+    assert_rows_close(absorption(data, settings=MinerSettings(max_component=50, tolerance=1e-13)), dense, 1e-9)
+    # default tolerance: every entry low by at most the unpushed mass, never high
+    coarse = absorption(data, settings=MinerSettings(max_component=50, tolerance=1e-4))
+    for s, row in coarse.items():
+        missing = 1.0 - sum(row.values())
+        assert 0 <= missing < 0.05
+        assert all(-1e-12 <= dense[s].get(h, 0.0) - p <= missing + 1e-12 for h, p in row.items())
+    # mine settles sources coarse-to-fine in large components; the decisions match the dense solve
+    loose = {"min_probability": 0.1, "margin": 0.02}
+    want, _ = mine(data, MinerSettings(**loose))
+    got, report = mine(data, MinerSettings(max_component=50, **loose))
+    assert report.iterative_components == 1 and 0 < report.residual < 1e-6 and len(want) > 20
+    assert [(r.src, r.dst, r.support) for r in got] == [(r.src, r.dst, r.support) for r in want]
+    assert [r.score for r in got] == pytest.approx([r.score for r in want], abs=1e-6)
 
 
 def test_rows_are_probability_vectors_without_nan() -> None:
     data = random_chains(300, 500, seed=11)
-    for s in (MinerSettings(), MinerSettings(max_component=10)):
+    for s in (MinerSettings(), MinerSettings(max_component=10, tolerance=1e-14)):
         for row in absorption(data, settings=s).values():
             vals = np.array(list(row.values()))
             assert not np.isnan(vals).any() and (vals >= 0).all() and (vals <= 1).all()
@@ -192,9 +202,9 @@ def test_large_graph_runs_without_a_dense_matrix() -> None:
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert report.largest_component > MinerSettings().max_component and report.iterative_components == 1
-    assert report.sources > 1000 and report.residual < 1e-9
+    assert report.sources > 10_000 and report.residual < 1e-4
     assert peak < 300 * 2**20  # a dense 20k x 20k float matrix alone is 3.2 GB
-    assert seconds < 120, seconds
+    assert seconds < 120, seconds  # about 5 s on a busy 2-core machine
     assert all(0 <= r.score <= 1 and normalize(r.dst) != r.src for r in rewrites)
 
 
@@ -242,10 +252,21 @@ chain_specs = st.lists(
 def test_property_rows_are_probability_vectors(specs: list[tuple[list[int], bool]], max_component: int) -> None:
     data = [ch(*(f"s{i}" for i in names), ok=ok) for names, ok in specs]
     want = dense_reference(data)
-    for s in (MinerSettings(), MinerSettings(max_component=max_component)):
+    for s in (MinerSettings(), MinerSettings(max_component=max_component, tolerance=1e-14)):
         rows = absorption(data, settings=s)
         for row in rows.values():
             vals = np.array(list(row.values()))
             assert np.isfinite(vals).all() and (vals >= 0).all()
             assert abs(vals.sum() - 1.0) < 1e-9
         assert_rows_close(rows, want, 1e-9)
+
+
+def test_singular_system_falls_back_to_least_squares() -> None:
+    # a closed 2-cycle that never absorbs cannot come out of chains, but the solver must not crash or return NaN
+    from edge_nlu.learn.markov import _solve_dense
+
+    idx = np.array([0, 1])
+    e = (idx, idx[::-1], np.ones(2))
+    r = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
+    ((srcs, cols, b, res),) = _solve_dense(2, np.array([0]), e, r, idx, idx, 10)
+    assert b.shape == (1, 2) and np.isfinite(b).all() and (res == 0).all()

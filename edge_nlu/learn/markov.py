@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -31,6 +32,7 @@ FAILURE = "<failure>"
 """Key of the failure absorbing state in `absorption` rows."""
 _MAX_ITER = 100_000
 _BLOCK = 2_000_000  # floats per iterative batch (16 MB)
+_COARSE = 1e-3  # first push threshold of `mine`; sources that could still pass are refined 100x at a time
 
 Arr = npt.NDArray[Any]
 
@@ -64,8 +66,8 @@ class MinerSettings:
     """B[src, success(h)] must be at least this: the rewrite should usually work."""
     max_component: int = 5000
     """Components up to this many states are solved densely (n^2 floats); larger ones iteratively."""
-    tolerance: float = 1e-12
-    """Iterative solve stops when every source's unabsorbed mass is below this."""
+    tolerance: float = 1e-9
+    """Iterative solve: mass below this at one state is not pushed on (B rows then sum to 1 - residual)."""
 
     def __post_init__(self) -> None:
         if self.min_support < 1 or self.max_component < 1 or self.tolerance <= 0:
@@ -105,7 +107,7 @@ class MineReport:
     largest_component: int = 0
     iterative_components: int = 0
     residual: float = 0.0
-    """Largest unabsorbed mass left by the iterative solver (0 for dense solves)."""
+    """Largest unabsorbed mass behind a final decision: scores may be that much low (0 when all dense)."""
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -116,10 +118,8 @@ class MineReport:
 class _Graph:
     """Counts over chains; states are transient, `absorbing[0]` is failure, the rest success(h)."""
 
-    states: list[str] = field(default_factory=list)
     index: dict[str, int] = field(default_factory=dict)
-    absorbing: list[str] = field(default_factory=lambda: [FAILURE])
-    abs_index: dict[str, int] = field(default_factory=dict)
+    abs_index: dict[str, int] = field(default_factory=lambda: {FAILURE: 0})
     edges: Counter[tuple[int, int]] = field(default_factory=Counter)
     ends: Counter[tuple[int, int]] = field(default_factory=Counter)
     visits: Counter[int] = field(default_factory=Counter)
@@ -130,17 +130,8 @@ class _Graph:
     transitions: int = 0
     self_loops: int = 0
 
-    def state(self, norm: str) -> int:
-        if norm not in self.index:
-            self.index[norm] = len(self.states)
-            self.states.append(norm)
-        return self.index[norm]
-
-    def success(self, h: str) -> int:
-        if h not in self.abs_index:
-            self.abs_index[h] = len(self.absorbing)
-            self.absorbing.append(h)
-        return self.abs_index[h]
+    states: list[str] = field(default_factory=list)  # filled from `index` once built
+    absorbing: list[str] = field(default_factory=list)  # filled from `abs_index` once built
 
 
 def _build(chain_list: list[list[StoredTurn]]) -> _Graph:
@@ -148,7 +139,7 @@ def _build(chain_list: list[list[StoredTurn]]) -> _Graph:
     for chain in chain_list:
         seen: set[int] = set()
         for k, st in enumerate(chain):
-            u = g.state(st.turn.norm)
+            u = g.index.setdefault(st.turn.norm, len(g.index))
             seen.add(u)
             g.visits[u] += 1
             g.defects[u] += st.defect
@@ -158,17 +149,17 @@ def _build(chain_list: list[list[StoredTurn]]) -> _Graph:
                     g.self_loops += 1
                 else:
                     g.transitions += 1
-                    g.edges[(u, g.state(v))] += 1
+                    g.edges[(u, g.index.setdefault(v, len(g.index)))] += 1
             elif st.defect:
                 g.ends[(u, 0)] += 1
             else:
                 read = st.turn.rewrite_text or st.turn.text
                 h = normalize(read) if st.turn.rewrite_text else st.turn.norm
-                g.ends[(u, g.success(h))] += 1
+                g.ends[(u, g.abs_index.setdefault(h, len(g.abs_index)))] += 1
                 g.texts[h][read] += 1
                 g.own_success[u] += h == st.turn.norm
-        for u in seen:
-            g.support[u] += 1
+        g.support.update(seen)
+    g.states, g.absorbing = list(g.index), list(g.abs_index)
     return g
 
 
@@ -193,9 +184,16 @@ def _components(n: int, ei: Arr, ej: Arr) -> Arr:
 def _gather(ptr: Arr, rows: Arr) -> tuple[Arr, Arr]:
     """CSR entries of `rows`: (entry indices, position in `rows` of each entry's row)."""
     starts, lens = ptr[rows], ptr[rows + 1] - ptr[rows]
-    total = int(lens.sum())
-    offs = np.repeat(starts - np.cumsum(lens) + lens, lens) + np.arange(total)
+    offs = np.repeat(starts - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()))
     return offs, np.repeat(np.arange(len(rows)), lens)
+
+
+def _add_rows(out: Arr, idx: Arr, vals: Arr) -> None:
+    """out[idx[k]] += vals[k] with repeats; one flat bincount, far faster than np.add.at on 2-D."""
+    rows, inv = np.unique(idx, return_inverse=True)
+    w = vals.shape[1]
+    flat = (inv.reshape(-1)[:, None] * w + np.arange(w)).ravel()
+    out[rows] += np.bincount(flat, weights=vals.ravel(), minlength=len(rows) * w).reshape(len(rows), w)
 
 
 def _csr(rows: Arr, n: int) -> tuple[Arr, Arr]:
@@ -205,8 +203,12 @@ def _csr(rows: Arr, n: int) -> tuple[Arr, Arr]:
     return order, ptr
 
 
-def _solve_dense(nc: int, na: int, e: tuple[Arr, Arr, Arr], r: tuple[Arr, Arr, Arr], src: Arr) -> Arr:
-    """N[src, :] rows via (I - Q)^T X = E_src, then B = N R; returns (absorbing cols x sources)."""
+Block = tuple[Arr, Arr, Arr, Arr]  # (global source indices, absorbing indices, B: absorbing x sources, residuals)
+
+
+def _solve_dense(nc: int, cols: Arr, e: tuple[Arr, Arr, Arr], r: tuple[Arr, Arr, Arr], src: Arr, gsrc: Arr,
+                 width: int) -> Iterator[Block]:
+    """Rows N[src] from (I - Q)^T X = E_src (one LU for all sources), then B = N R in column batches."""
     a = np.eye(nc)
     a[e[0], e[1]] -= e[2]
     rhs = np.zeros((nc, len(src)))
@@ -215,40 +217,50 @@ def _solve_dense(nc: int, na: int, e: tuple[Arr, Arr, Arr], r: tuple[Arr, Arr, A
         x = np.linalg.solve(a.T, rhs)
     except np.linalg.LinAlgError:
         x = np.linalg.lstsq(a.T, rhs, rcond=None)[0]
-    b = np.zeros((na, len(src)))
-    np.add.at(b, r[1], x[r[0]] * r[2][:, None])
-    return b
+    del a, rhs
+    for lo in range(0, len(src), width):
+        b = np.zeros((len(cols), min(width, len(src) - lo)))
+        _add_rows(b, r[1], x[r[0], lo:lo + width] * r[2][:, None])
+        yield gsrc[lo:lo + width], cols, b, np.zeros(b.shape[1])
 
 
-def _solve_iterative(nc: int, na: int, e: tuple[Arr, Arr, Arr], r: tuple[Arr, Arr, Arr], src: Arr,
-                     tol: float) -> tuple[Arr, float]:
-    """Absorbed mass by forward propagation (Neumann series of Q) over the active rows only."""
+def _solve_push(nc: int, cols: Arr, e: tuple[Arr, Arr, Arr], r: tuple[Arr, Arr, Arr], src: Arr, gsrc: Arr,
+                width: int, tol: float) -> Iterator[Block]:
+    """Forward push of each source's mass through Q (sparse entries, a batch of sources at a time).
+
+    Mass above `tol` at a state is pushed on; the rest stays parked, so the work follows the mass rather than the
+    component size. Each B entry comes out low by at most the source's parked total (its residual).
+    """
     eo, eptr = _csr(e[0], nc)
     ro, rptr = _csr(r[0], nc)
-    b = np.zeros((na, len(src)))
-    width = max(1, _BLOCK // max(nc, na))
-    residual = 0.0
+    ej, ep, ra, rp = e[1][eo], e[2][eo], r[1][ro], r[2][ro]
     for lo in range(0, len(src), width):
-        cols = slice(lo, min(lo + width, len(src)))
-        act = src[cols]
-        mass = np.eye(len(act))  # mass[i, s]: probability of being at state act[i], starting from source s
+        w = min(width, len(src) - lo)
+        b, parked = np.zeros((len(cols), w)), np.zeros((nc, w))
+        bflat, pflat = b.reshape(-1), parked.reshape(-1)
+        node, col, mass = src[lo:lo + w], np.arange(w), np.ones(w)  # the entries being pushed
         for _ in range(_MAX_ITER):
-            ri, rpos = _gather(rptr, act)
-            np.add.at(b[:, cols], r[1][ro[ri]], mass[rpos] * r[2][ro[ri]][:, None])
-            ei, epos = _gather(eptr, act)
-            act, inv = np.unique(e[1][eo[ei]], return_inverse=True)
-            nxt = np.zeros((len(act), mass.shape[1]))
-            np.add.at(nxt, inv, mass[epos] * e[2][eo[ei]][:, None])
-            mass = nxt
-            if mass.size == 0 or mass.sum(axis=0).max() < tol:
+            ri, rpos = _gather(rptr, node)
+            np.add.at(bflat, ra[ri] * w + col[rpos], mass[rpos] * rp[ri])
+            ei, epos = _gather(eptr, node)
+            np.add.at(pflat, ej[ei] * w + col[epos], mass[epos] * ep[ei])
+            keys = np.flatnonzero(pflat > tol)  # a dense scan beats np.unique on the new keys by far
+            if not keys.size:
                 break
-        residual = max(residual, float(mass.sum(axis=0).max()) if mass.size else 0.0)
-    return b, residual
+            mass = pflat[keys]
+            pflat[keys] = 0.0
+            node, col = np.divmod(keys, w)
+        else:  # iteration cap (not reached in practice): keep the unpushed mass in the residual
+            pflat[keys] += mass
+        yield gsrc[lo:lo + w], cols, b, parked.sum(axis=0)
 
 
-def _solve(g: _Graph, sources: list[int], settings: MinerSettings,
-           report: MineReport) -> tuple[dict[int, dict[int, float]], dict[int, int]]:
-    """B rows {absorbing index: probability} per source, solved per connected component."""
+def _solve(g: _Graph, sources: list[int], settings: MinerSettings, report: MineReport,
+           tol: float) -> Iterator[tuple[Arr, Arr, Arr, Arr, int]]:
+    """B = (I - Q)^-1 R for the sources, per weakly connected component, in blocks of bounded size.
+
+    Yields (source indices, absorbing indices, B block: absorbing x sources, residual per source, component size).
+    """
     n = len(g.states)
     ei, ej, ec = np.array([(u, v, c) for (u, v), c in g.edges.items()], dtype=np.int64).reshape(-1, 3).T
     ri, ra, rc = np.array([(u, a, c) for (u, a), c in g.ends.items()], dtype=np.int64).reshape(-1, 3).T
@@ -257,71 +269,86 @@ def _solve(g: _Graph, sources: list[int], settings: MinerSettings,
     comp = _components(n, ei, ej)
     sizes = np.bincount(comp, minlength=1)
     report.components, report.largest_component = len(sizes), int(sizes.max(initial=0))
-    rows: dict[int, dict[int, float]] = {}
-    by_comp: defaultdict[int, list[int]] = defaultdict(list)
-    for s in sources:
-        by_comp[int(comp[s])].append(s)
-    for c, srcs in by_comp.items():
-        nodes = np.flatnonzero(comp == c)
-        loc = np.full(n, -1, dtype=np.int64)
-        loc[nodes] = np.arange(len(nodes))
-        em, rm = comp[ei] == c, comp[ri] == c
+    nodes_o, nodes_p = _csr(comp, len(sizes))
+    edge_o, edge_p = _csr(comp[ei], len(sizes))
+    end_o, end_p = _csr(comp[ri], len(sizes))
+    loc = np.zeros(n, dtype=np.int64)  # index of each state inside its component
+    loc[nodes_o] = np.arange(n) - nodes_p[comp[nodes_o]]
+    srcs = np.array(sources, dtype=np.int64)
+    src_o, src_p = _csr(comp[srcs], len(sizes))
+    with_src = np.flatnonzero(np.diff(src_p))
+    big = int((sizes[with_src] > settings.max_component).sum())
+    report.iterative_components = max(report.iterative_components, big)
+    for c in with_src.tolist():
+        gsrc = srcs[src_o[src_p[c]:src_p[c + 1]]]
+        em, rm = edge_o[edge_p[c]:edge_p[c + 1]], end_o[end_p[c]:end_p[c + 1]]
         cols, rinv = np.unique(ra[rm], return_inverse=True)  # absorbing states this component reaches
         e = (loc[ei[em]], loc[ej[em]], ep[em])
-        r = (loc[ri[rm]], rinv.astype(np.int64), rp[rm])
-        src = loc[np.array(srcs, dtype=np.int64)]
-        if len(nodes) <= settings.max_component:
-            b = _solve_dense(len(nodes), len(cols), e, r, src)
+        r = (loc[ri[rm]], rinv.reshape(-1), rp[rm])
+        nc = int(sizes[c])
+        width = max(1, _BLOCK // max(nc, len(cols)))
+        if nc <= settings.max_component:
+            blocks = _solve_dense(nc, cols, e, r, loc[gsrc], gsrc, width)
         else:
-            report.iterative_components += 1
-            b, res = _solve_iterative(len(nodes), len(cols), e, r, src, settings.tolerance)
-            report.residual = max(report.residual, res)
-        b = np.clip(b, 0.0, 1.0)
-        for k, s in enumerate(srcs):
-            nz = np.flatnonzero(b[:, k])
-            rows[s] = {int(cols[i]): float(b[i, k]) for i in nz}
-    return rows, {s: int(sizes[comp[s]]) for s in sources}
+            blocks = _solve_push(nc, cols, e, r, loc[gsrc], gsrc, width, tol)
+        for s, cl, b, res in blocks:
+            yield s, cl, np.clip(b, 0.0, 1.0), res, nc
 
 
 def absorption(chain_list: list[list[StoredTurn]], sources: list[str] | None = None,
                settings: MinerSettings | None = None) -> dict[str, dict[str, float]]:
-    """B rows for inspection and tests: {src: {h: P(end successfully at h), FAILURE: P(fail)}}."""
+    """B rows for inspection and tests: {src: {h: P(end successfully at h), FAILURE: P(fail)}} (zeros left out)."""
     settings = settings or MinerSettings()
     g = _build(chain_list)
-    if not g.states:
-        return {}
     idx = [g.index[s] for s in sources if s in g.index] if sources is not None else list(range(len(g.states)))
-    rows, _ = _solve(g, idx, settings, MineReport())
-    return {g.states[s]: {g.absorbing[a]: p for a, p in rows[s].items()} for s in idx}
+    rows: dict[str, dict[str, float]] = {}
+    for srcs, cols, b, _, _ in _solve(g, idx, settings, MineReport(), settings.tolerance) if idx else ():
+        for k, s in enumerate(srcs.tolist()):
+            nz = np.flatnonzero(b[:, k])
+            rows[g.states[s]] = {g.absorbing[a]: float(p) for a, p in zip(cols[nz], b[nz, k], strict=True)}
+    return rows
 
 
 def mine(chain_list: list[list[StoredTurn]], settings: MinerSettings) -> tuple[list[LearnedRewrite], MineReport]:
-    """Global precomputed rewrites src -> dst from pooled rephrase chains, with the guardrails applied."""
+    """Global precomputed rewrites src -> dst from pooled rephrase chains, with the guardrails applied.
+
+    Large components are pushed coarsely first: a source whose best target cannot reach its bar even with all
+    the unpushed mass is settled; the others are re-solved 100x finer, down to `settings.tolerance`.
+    """
     t0 = time.perf_counter()
     g = _build(chain_list)
     report = MineReport(chains=sum(1 for c in chain_list if c), states=len(g.states), transitions=g.transitions,
                         self_loops=g.self_loops)
-    sources = [u for u in range(len(g.states)) if g.support[u] >= settings.min_support
-               and g.defects[u] / g.visits[u] >= settings.min_defect_rate]
-    report.sources = len(sources)
-    rows, sizes = _solve(g, sources, settings, report) if sources else ({}, {})
+    todo = [u for u in range(len(g.states)) if g.support[u] >= settings.min_support
+            and g.defects[u] / g.visits[u] >= settings.min_defect_rate]
+    report.sources = len(todo)
     rewrites: list[LearnedRewrite] = []
-    for u in sources:
-        src = g.states[u]
-        own = g.own_success[u] / g.support[u]
-        ranked = sorted((-p, g.absorbing[a]) for a, p in rows[u].items() if a != 0 and g.absorbing[a] != src)
-        if not ranked:
-            continue
-        score, h = -ranked[0][0], ranked[0][1]
-        if score < own + settings.margin or score < settings.min_probability:
-            continue
-        dst = min(g.texts[h].items(), key=lambda kv: (-kv[1], kv[0]))[0]  # most frequent, ties alphabetical
-        if normalize(dst) == src:
-            continue
-        rewrites.append(LearnedRewrite(
-            src=src, dst=dst, source="precomputed", user=None, score=score, support=g.support[u],
-            meta={"src_success": own, "src_defect_rate": g.defects[u] / g.visits[u], "component_size": sizes[u]},
-        ))
+    tol = max(settings.tolerance, _COARSE)
+    while todo:
+        final, undecided = tol <= settings.tolerance, []
+        for srcs, cols, b, res, size in _solve(g, todo, settings, report, tol):
+            # candidates: success(h) for h != src; failure (index 0) and success(src) masked out
+            own_col = np.array([g.abs_index.get(g.states[s], -1) for s in srcs.tolist()])
+            masked = np.where((cols[:, None] == 0) | (cols[:, None] == own_col[None, :]), -1.0, b)
+            best = masked.argmax(axis=0)  # ties: the absorbing state seen first
+            for k, u in enumerate(srcs.tolist()):
+                score, h = float(masked[best[k], k]), g.absorbing[int(cols[best[k]])]
+                own, defect_rate = g.own_success[u] / g.support[u], g.defects[u] / g.visits[u]
+                bar = max(own + settings.margin, settings.min_probability)
+                if score < 0 or score + res[k] < bar:  # cannot pass even with all unpushed mass
+                    continue
+                if not final and res[k] > 0:
+                    undecided.append(u)
+                    continue
+                report.residual = max(report.residual, float(res[k]))
+                dst = min(g.texts[h].items(), key=lambda kv: (-kv[1], kv[0]))[0]  # most frequent, ties alphabetical
+                if score < bar or h == g.states[u] or normalize(dst) == g.states[u]:
+                    continue
+                rewrites.append(LearnedRewrite(
+                    src=g.states[u], dst=dst, source="precomputed", user=None, score=score, support=g.support[u],
+                    meta={"src_success": own, "src_defect_rate": defect_rate, "component_size": size},
+                ))
+        todo, tol = undecided, max(tol * 1e-2, settings.tolerance)
     rewrites.sort(key=lambda rw: rw.src)
     report.rewrites = len(rewrites)
     report.seconds = time.perf_counter() - t0
