@@ -242,7 +242,15 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--dev", type=Path, default=None,
                    help="a dev set in the shared JSONL format to measure at the end (default: SLURP devel for "
                         "the home recipe, valid.jsonl next to --train otherwise)")
+    r = sub.add_parser("rewriter", help="build the self-learning models (sentence encoder, rephrase detector, index)")
+    from .rewriter import add_arguments
+
+    add_arguments(r)
     args = ap.parse_args(argv)
+    if args.cmd == "rewriter":
+        from .rewriter import main as rewriter_main
+
+        return rewriter_main(args)
     if args.dev is None:
         default_dev = (args.train.parent / "valid.jsonl" if args.train
                        else ROOT.parent / "shared" / "data" / "slurp" / "devel.jsonl")

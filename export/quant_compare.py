@@ -84,7 +84,7 @@ def latency(models: dict[str, NLUModel], texts: list[str], rounds: int = 1) -> d
                 t0 = time.perf_counter()
                 m.predict(t)
                 times[k].append((time.perf_counter() - t0) * 1e3)
-    return {k: {"p50_ms": float(np.percentile(v, 50)), "p99_ms": float(np.percentile(v, 99)), "n": len(v)}
+    return {k: {"p50_ms": float(np.percentile(v, 50)), "p99_ms": float(np.percentile(v, 99)), "latency_n": len(v)}
             for k, v in times.items()}
 
 

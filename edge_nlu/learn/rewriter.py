@@ -45,8 +45,11 @@ class RewriterSettings:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RewriterSettings:
-        known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
-        return cls(**known)
+        unknown = sorted(str(k) for k in d if k not in cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"rewriter: unknown key(s) {', '.join(unknown)}")
+        kw: dict[str, Any] = {k: (int(v) if k in ("top_k", "personal_min_count") else float(v)) for k, v in d.items()}
+        return cls(**kw)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}

@@ -62,8 +62,12 @@ class LearnSettings:
                     raise ConfigError(f"learning.{k} must be a number, not {kw[k]!r}") from exc
         if "personal_min_support" in kw:
             kw["personal_min_support"] = int(kw["personal_min_support"])
-        return cls(**kw, miner=MinerSettings.from_dict(d.get("miner") or {}),
-                   rewriter=RewriterSettings.from_dict(d.get("rewriter") or {}))
+        try:
+            miner = MinerSettings.from_dict(dict(d.get("miner") or {}))
+            rewriter = RewriterSettings.from_dict(dict(d.get("rewriter") or {}))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"learning: {exc}") from exc
+        return cls(**kw, miner=miner, rewriter=rewriter)
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("miner", "rewriter")}
