@@ -123,6 +123,8 @@ class LearningBridge:
     def tick(self) -> None:
         """Periodic: pick up `edge-nlu learn` results; learn by itself when configured to."""
         self.engine.reload()
+        if self.engine.stale_indexes():  # `edge-nlu learn` ran elsewhere: rebuild here, off the query thread
+            self.engine.refresh_indexes()
         every = self.settings.learn_interval_s
         if every > 0 and time.monotonic() - self._last_learn >= every:
             self._last_learn = time.monotonic()

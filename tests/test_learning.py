@@ -173,3 +173,23 @@ def test_learning_settings_round_trip_and_refuse_unknown_keys(tmp_path: Path) ->
         LearnSettings.from_dict({"stor": "x"})
     with pytest.raises(ConfigError, match="number"):
         LearnSettings.from_dict({"rephrase_window_s": "soon"})
+
+
+def test_an_answer_that_does_not_work_is_not_learned(engine: SelfLearning, store: InteractionStore) -> None:
+    engine.handle("make the kitchen dark", site="puck", user="alex", ts=T0, query_id="q1", context=KITCHEN)
+    assert engine.feedback("q1", "negative", T0 + 2)
+    engine.handle("blah blah flurb", site="puck", user="alex", ts=T0 + 8, context=KITCHEN)  # misheard answer
+    assert store.rewrites(user="alex") == []
+    r = engine.handle("make the kitchen dark", site="puck", user="alex", ts=T0 + 100, context=KITCHEN)
+    assert r["rewrite"] is None
+
+
+def test_a_half_built_rewriter_folder_falls_back_instead_of_failing(nlu: EdgeNLU, store: InteractionStore,
+                                                                    tmp_path: Path) -> None:
+    broken = tmp_path / "rewriter"
+    broken.mkdir()
+    (broken / "tokenizer.json").write_text("{}")
+    engine = SelfLearning(nlu, store, LearnSettings(), rewriter_dir=broken)
+    assert engine.rewriter is None and engine.detector is None
+    r = engine.handle("turn off the kitchen lights", site="p", ts=T0, context=KITCHEN)
+    assert action(r) == ("HassTurnOff", ["light.kitchen_ceiling"])

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import EdgeNLUError
 from ..home import Home
 from ..pipeline import EdgeNLU
 from .markov import MinerSettings, chains, mine
@@ -78,9 +79,15 @@ class SelfLearning:
             log.warning("no rewriter models at %s: rephrases are detected from exact repeats only, "
                         "online rewriting is off", d)
             return
-        self.encoder = SentenceEncoder(Path(d), threads=1)
-        self.detector = RephraseDetector(Path(d), self.encoder)
-        texts, vecs = load_global_index(Path(d))
+        try:
+            self.encoder = SentenceEncoder(Path(d), threads=1)
+            self.detector = RephraseDetector(Path(d), self.encoder)
+            texts, vecs = load_global_index(Path(d))
+        except EdgeNLUError as exc:  # a half-copied model folder must not stop the service
+            log.warning("rewriter models at %s are unusable (%s): rephrases from exact repeats only, "
+                        "online rewriting off", d, exc.message)
+            self.encoder = self.detector = None
+            return
         self.rewriter = OnlineRewriter(self.encoder, texts, vecs, self.settings.rewriter)
 
     # -- learned data -----------------------------------------------------------------------------
@@ -101,9 +108,10 @@ class SelfLearning:
             self._table, self._prefs, self._version = table, prefs, version
         return True
 
-    def _refresh_index(self, user: str | None) -> None:
-        """Personal (user) or hub (None) retrieval layer, rebuilt once per store version."""
-        if self.rewriter is None or self._indexed_version.get(user) == self._version:
+    def _refresh_index(self, user: str | None, rebuild: bool = False) -> None:
+        """Personal (user) or hub (None) retrieval layer: built on first use, rebuilt only when asked
+        (after learning), so a request never re-encodes a history because a preference changed."""
+        if self.rewriter is None or (user in self._indexed_version and not rebuild):
             return
         self._indexed_version[user] = self._version
         entries = self.store.successful_texts(user)
@@ -113,9 +121,13 @@ class SelfLearning:
             self.rewriter.set_personal(user, entries)
 
     def refresh_indexes(self, users: list[str] | None = None) -> None:
-        self._refresh_index(None)
-        for u in users or []:
-            self._refresh_index(u)
+        """Rebuild the hub layer and these users' (default: every user indexed so far)."""
+        for u in [None, *(users if users is not None else [u for u in self._indexed_version if u is not None])]:
+            self._refresh_index(u, rebuild=True)
+
+    def stale_indexes(self) -> bool:
+        """The store changed since the indexes were built (e.g. `edge-nlu learn` in another process)."""
+        return bool(self._indexed_version) and any(v != self._version for v in self._indexed_version.values())
 
     # -- a request --------------------------------------------------------------------------------
     def handle(self, text: str, *, site: str = "default", session: str | None = None, user: str | None = None,
@@ -131,11 +143,11 @@ class SelfLearning:
         if not isinstance(text, str) or not text.strip():
             return self.nlu.parse(text, ctx, query_id, home=home)
         prefs = list(self._prefs.get(user, [])) if user else []
+        answering = self._take_pending(text, site, user, ts)
         self._mark_rephrase(text, site, session, user, ts)
         teaching = parse_teaching(text, user, ts) if user else None
         if teaching is not None:
             return self._teach(teaching, text, site, session, user, ts, query_id, ctx)
-        self._answer_pending(text, site, session, user, ts)
         if prefs and any(p.kind == "music_genre" for p in prefs) and "taught" in self.layers:
             hist = [h.to_dict() for h in preference_history(prefs)]
             ctx["history"] = hist + list(ctx.get("history") or [])
@@ -147,6 +159,11 @@ class SelfLearning:
             online = self._online(text, user, ts, ctx, query_id, home, base, result)
             if online is not None:
                 result, rewrite = online
+        if answering is not None and self._succeeded(result):
+            # the answer to "what did you mean?" worked: it becomes this user's rewrite
+            self.store.add_rewrite(LearnedRewrite(src=normalize(answering.text), dst=text.strip(), source="taught",
+                                                  user=user, score=1.0, meta={"asked_at": ts}))
+            self.reload(force=True)
         if rewrite is not None:
             result["text"] = text.strip()
             result["rewrite"] = {"text": rewrite[0], "source": rewrite[1], "score": round(rewrite[2], 4)}
@@ -246,15 +263,20 @@ class SelfLearning:
         self._pending[(site, None)] = _Pending(text, user, ts + self.settings.teach_window_s)
         self.questions.append((site, session, f"Sorry, I didn't get that. What did you mean by \"{text}\"?"))
 
-    def _answer_pending(self, text: str, site: str, session: str | None, user: str | None, ts: float) -> None:
+    def _take_pending(self, text: str, site: str, user: str | None, ts: float) -> _Pending | None:
+        """The question this request answers, if any (same user at the same satellite, in time)."""
         pending = self._pending.pop((site, None), None)
         if pending is None or pending.expires < ts or pending.user != user or user is None:
-            return
-        if normalize(text) == normalize(pending.text):
-            return
-        self.store.add_rewrite(LearnedRewrite(src=normalize(pending.text), dst=text.strip(), source="taught",
-                                              user=user, score=1.0, meta={"asked_at": ts}))
-        self.reload(force=True)
+            return None
+        return None if normalize(text) == normalize(pending.text) else pending
+
+    def _succeeded(self, result: dict[str, Any]) -> bool:
+        """Looks like a working answer: recognised, and it acted on something or answered."""
+        if result.get("error") is not None:
+            return False
+        conf = float((result.get("nlu") or {}).get("confidence") or 0.0)
+        action = result.get("action") or {}
+        return conf >= self.settings.min_confidence and bool(action.get("targets") or result.get("response"))
 
     def _teach(self, teaching: Any, text: str, site: str, session: str | None, user: str | None, ts: float,
                query_id: str | None, ctx: dict[str, Any]) -> dict[str, Any]:
@@ -279,7 +301,7 @@ class SelfLearning:
         if tid is None:
             return False
         self.store.add_signal(tid, signal, ts, text)
-        turn = next((t for t in self.store.turns() if t.id == tid), None) if signal != "positive" else None
+        turn = self.store.turn(tid) if signal != "positive" else None
         if turn is not None and turn.turn.user:
             if signal == "correction" and text and normalize(text) != turn.turn.norm:
                 self.store.add_rewrite(LearnedRewrite(src=turn.turn.norm, dst=text.strip(), source="taught",
@@ -310,16 +332,15 @@ class SelfLearning:
         """Mine the store, then pick the new rewrites up and rebuild the retrieval layers."""
         report = mine_store(self.store, self.settings, now)
         self.reload(force=True)
-        self._indexed_version.clear()
-        self.refresh_indexes(report["user_list"])
+        self.refresh_indexes(sorted(set(report["user_list"]) | {u for u in self._indexed_version if u}))
         return report
 
     def forget(self, user: str | None = None, before: float | None = None) -> dict[str, int]:
         counts = self.store.forget(user=user, before=before)
         if self.rewriter is not None:
             self.rewriter.forget(user)
-        self._indexed_version.clear()
         self.reload(force=True)
+        self.refresh_indexes()
         return counts
 
 
@@ -335,14 +356,15 @@ def mine_store(store: InteractionStore, settings: LearnSettings, now: float | No
     for ch in all_chains:
         if ch and ch[0].turn.user:
             by_user.setdefault(ch[0].turn.user, []).append(ch)
-    global_src = {r.src for r in rewrites}
+    global_dst = {r.src: normalize(r.dst) for r in rewrites}
     personal_settings = MinerSettings.from_dict({**settings.miner.to_dict(),
                                                  "min_support": settings.personal_min_support})
     personal: list[LearnedRewrite] = []
     for u, chs in sorted(by_user.items()):
         mined, _ = mine(chs, personal_settings)
         personal += [LearnedRewrite(src=r.src, dst=r.dst, source="personal", user=u, score=r.score,
-                                    support=r.support, meta=r.meta) for r in mined if r.src not in global_src]
+                                    support=r.support, meta=r.meta)
+                     for r in mined if global_dst.get(r.src) != normalize(r.dst)]
     store.replace_rewrites("personal", personal)
     return {
         "chains": len(all_chains), "precomputed": len(rewrites), "personal": len(personal),

@@ -249,6 +249,16 @@ class InteractionStore:
                              (query_id,)).fetchone()
         return None if row is None else int(row[0])
 
+    def turn(self, turn_id: int) -> StoredTurn | None:
+        """One turn by row id, with its signals (feedback refers to a single turn)."""
+        with self._tx() as db:
+            row = db.execute("SELECT * FROM turns WHERE id = ?", (turn_id,)).fetchone()
+            if row is None:
+                return None
+            kinds = tuple(r[0] for r in db.execute("SELECT kind FROM signals WHERE turn_id = ? ORDER BY ts, id",
+                                                   (turn_id,)))
+        return _turn(row, kinds)
+
     def last_turn(self, site: str, session: str | None, before_ts: float | None = None, *,
                   any_session: bool = False) -> StoredTurn | None:
         """Latest turn of site+session (None matches turns without a session), strictly before `before_ts`.
