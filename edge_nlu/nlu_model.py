@@ -12,6 +12,7 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
+from .bio import BioDecoder
 from .errors import ModelError
 from .result import NLU, Slot
 
@@ -76,6 +77,7 @@ class NLUModel:
             self.tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         except (ValueError, KeyError, TypeError, Exception) as exc:
             raise ModelError(f"cannot load labels or tokenizer from {model_dir}: {exc}", "model_corrupt") from exc
+        self.bio = BioDecoder(self.labels.tags)
         self.tok.no_padding()
         self.tok.enable_truncation(MAX_LEN, strategy="only_second")
         opts = ort.SessionOptions()
@@ -102,9 +104,19 @@ class NLUModel:
         intent_logits, slot_logits = self.session.run(None, {k: v for k, v in feed.items() if k in self._inputs})
         p = _softmax(intent_logits[0])
         best = int(np.argmax(p))
-        tags = np.argmax(slot_logits[0], -1)
+        tags = self._tags(slot_logits[0], enc.offsets, enc.type_ids, enc.special_tokens_mask)
         spans = self._spans(text, enc.offsets, enc.type_ids, enc.special_tokens_mask, tags)
         return NLU(intent=self.labels.intents[best], confidence=float(p[best]), slots=tuple(spans))
+
+    def _tags(self, logits: Any, offsets: list[tuple[int, int]], types: list[int], special: list[int]) -> Any:
+        """Tag id per token: constrained BIO decoding over the text tokens, argmax elsewhere."""
+        tags = np.argmax(logits, -1)
+        text = [i for i in range(len(types)) if types[i] == 0 and not special[i]]
+        if text:
+            lo, hi = text[0], text[-1] + 1
+            glued = [i > lo and offsets[i][0] == offsets[i - 1][1] for i in range(lo, hi)]
+            tags[lo:hi] = self.bio.decode(logits[lo:hi], glued)
+        return tags
 
     def _spans(
         self, text: str, offsets: list[tuple[int, int]], types: list[int], special: list[int], tags: Any
