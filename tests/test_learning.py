@@ -73,6 +73,25 @@ def test_barge_in_and_repeat_make_the_turn_a_defect(engine: SelfLearning, store:
     assert engine.questions and "douse the kitchen lights" in engine.questions[-1][2]
 
 
+class _FixedDetector:
+    """A rephrase detector that is unsure about every pair (p = 0.4)."""
+
+    def probability(self, a: str, b: str, gap: float) -> float:
+        return 0.4
+
+
+def test_a_defect_lowers_the_evidence_a_rephrase_needs(engine: SelfLearning, store: InteractionStore) -> None:
+    engine.detector = _FixedDetector()  # type: ignore[assignment]
+    engine.handle("douse the kitchen lights", site="puck", session="s1", user="alex", ts=T0, context=KITCHEN)
+    engine.handle("kitchen lights off", site="puck", session="s1", user="alex", ts=T0 + 5, context=KITCHEN)
+    engine.handle("dim the hall", site="puck", session="s1", user="alex", ts=T0 + 100, context=KITCHEN)
+    assert engine.barge_in("puck", "s1", T0 + 101)
+    engine.handle("hall lights down", site="puck", session="s1", user="alex", ts=T0 + 105, context=KITCHEN)
+    by_text = {t.turn.text: t for t in store.turns()}
+    assert "rephrase" not in by_text["douse the kitchen lights"].signals  # 0.4 < 0.5
+    assert "rephrase" in by_text["dim the hall"].signals  # 0.4 >= 0.25 after the barge-in
+
+
 def test_teaching_a_genre_is_used_from_the_next_request(engine: SelfLearning) -> None:
     r = engine.handle("i really like jazz", site="puck", user="alex", ts=T0, context=KITCHEN)
     assert r["nlu"]["intent"] == TEACH_INTENT and "jazz" in r["response"].lower() and r["action"] is None

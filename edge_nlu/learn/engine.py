@@ -253,7 +253,9 @@ class SelfLearning:
             p = float(self.detector.probability(prev.turn.text, text, gap))
         else:
             p = 1.0 if normalize(prev.turn.text) == normalize(text) else 0.0
-        if p >= self.settings.rephrase_threshold:
+        threshold = (self.settings.rephrase_threshold_after_defect if prev.defect
+                     else self.settings.rephrase_threshold)
+        if p >= threshold:
             self.store.add_signal(prev.id, "rephrase", ts, f"p={p:.3f}")
             if normalize(prev.turn.text) == normalize(text) and prev.defect and user:
                 self._ask(site, session, user, prev.turn.text, ts)

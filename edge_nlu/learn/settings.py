@@ -22,6 +22,9 @@ class LearnSettings:
     """A next request later than this is never a rephrase of the previous one."""
     rephrase_threshold: float = 0.5
     """Rephrase-detector probability from which the previous turn counts as rephrased."""
+    rephrase_threshold_after_defect: float = 0.25
+    """The same when the previous turn already has a defect signal (barge-in, not recognized, negative):
+    a retry is then much more likely, so less evidence from the wording is needed."""
     session_gap_s: float = 60.0
     """Turns further apart than this belong to different sessions when mining."""
     min_confidence: float = 0.5
@@ -53,7 +56,8 @@ class LearnSettings:
         for k in ("store", "rewriter_dir"):
             if kw.get(k) is not None:
                 kw[k] = str(kw[k])
-        for k in ("retention_days", "rephrase_window_s", "rephrase_threshold", "session_gap_s", "min_confidence",
+        for k in ("retention_days", "rephrase_window_s", "rephrase_threshold",
+                  "rephrase_threshold_after_defect", "session_gap_s", "min_confidence",
                   "defect_confidence", "reload_interval_s", "learn_interval_s", "teach_window_s"):
             if k in kw:
                 try:
