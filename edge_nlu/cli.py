@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -191,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
     except EdgeNLUError as exc:
         print(f"edge-nlu: error [{exc.code}]: {exc.message}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader went away (`edge-nlu eval ... | head`): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:
         print(f"edge-nlu: error [io_error]: {exc}", file=sys.stderr)
         return 2

@@ -102,3 +102,18 @@ def test_python_api_load() -> None:
     assert r["nlu"]["intent"] == "weather_query"
     assert r["action"]["intent"] == "HassGetWeather"
     assert nlu.parse("   ")["error"]["code"] == "empty_text"
+
+
+def test_a_reader_that_goes_away_ends_the_run_quietly() -> None:
+    """`edge-nlu parse --jsonl ... | head -1`: no traceback, no error line, exit 0."""
+    lines = "".join(json.dumps({"text": "turn off the kitchen lights"}) + "\n" for _ in range(300))
+    proc = subprocess.Popen([sys.executable, "-m", "edge_nlu.cli", "parse", "--jsonl", "-"], cwd=ROOT,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    proc.stdin.write(lines.encode())
+    proc.stdin.close()
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert "error" not in err and "Traceback" not in err
