@@ -15,14 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from tokenizers import Encoding
 
 from . import bench_baseline as baseline
 from .context import RequestContext
 from .context_text import context_segment
 from .home import Home
-from .nlu_model import _softmax
 from .pipeline import EdgeNLU
 from .resolve import resolve
 from .result import NLU
@@ -86,11 +84,7 @@ def _context(home: Home, rng: random.Random) -> dict[str, Any]:
 
 def decode(nlu: EdgeNLU, clean: str, enc: Encoding, outputs: list[Any]) -> NLU:
     """`NLUModel.predict`'s decoding step on its own (the ONNX run is timed apart from it)."""
-    m = nlu.model
-    p = _softmax(outputs[0][0])
-    best = int(np.argmax(p))
-    spans = m._spans(clean, enc.offsets, enc.type_ids, enc.special_tokens_mask, np.argmax(outputs[1][0], -1))
-    return NLU(intent=m.labels.intents[best], confidence=float(p[best]), slots=tuple(spans))
+    return nlu.model.decode(clean, enc, outputs)
 
 
 def prepare(nlu: EdgeNLU, req: Request) -> tuple[str, RequestContext, Home, str]:
@@ -102,18 +96,14 @@ def prepare(nlu: EdgeNLU, req: Request) -> tuple[str, RequestContext, Home, str]
 
 
 def run_model(nlu: EdgeNLU, enc: Encoding) -> list[Any]:
-    m = nlu.model
-    ids = np.asarray([enc.ids], dtype=np.int64)
-    feed = {"input_ids": ids, "attention_mask": np.ones_like(ids),
-            "token_type_ids": np.asarray([enc.type_ids], dtype=np.int64)}
-    return list(m.session.run(None, {k: v for k, v in feed.items() if k in m._inputs}))
+    return nlu.model.run(enc)
 
 
 def check_mirror(nlu: EdgeNLU, reqs: list[Request]) -> None:
     """The staged path must give what `predict` gives, or its timings would be of something else."""
     for req in reqs:
         clean, _, _, segment = prepare(nlu, req)
-        enc = nlu.model.tok.encode(clean, segment) if segment else nlu.model.tok.encode(clean)
+        enc = nlu.model.encode(clean, segment)
         if decode(nlu, clean, enc, run_model(nlu, enc)) != nlu.model.predict(clean, segment):
             raise RuntimeError(f"bench's staged pipeline differs from NLUModel.predict on {req.text!r}")
 
@@ -126,7 +116,7 @@ def staged(nlu: EdgeNLU) -> Subject:
         t0 = clock()
         clean, ctx, home, segment = prepare(nlu, req)
         t1 = clock()
-        enc = nlu.model.tok.encode(clean, segment) if segment else nlu.model.tok.encode(clean)
+        enc = nlu.model.encode(clean, segment)
         t2 = clock()
         outputs = run_model(nlu, enc)
         t3 = clock()
@@ -178,4 +168,4 @@ def token_counts(tokenize: Callable[[str, str], Encoding], nlu: EdgeNLU, reqs: l
 
 
 def _tok(nlu: EdgeNLU) -> Callable[[str, str], Encoding]:
-    return lambda text, seg: nlu.model.tok.encode(text, seg) if seg else nlu.model.tok.encode(text)
+    return nlu.model.encode

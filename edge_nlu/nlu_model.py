@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import onnxruntime as ort
-from tokenizers import Tokenizer
+from tokenizers import Encoding, Tokenizer
 
 from .bio import BioDecoder
 from .errors import ModelError
@@ -94,17 +94,28 @@ class NLUModel:
         self._inputs = {i.name for i in self.session.get_inputs()}
 
     def predict(self, text: str, context: str = "") -> NLU:
-        enc = self.tok.encode(text, context) if context else self.tok.encode(text)
+        enc = self.encode(text, context)
+        return self.decode(text, enc, self.run(enc))
+
+    def encode(self, text: str, context: str = "") -> Encoding:
+        """Text (segment A) and context segment (B) -> token ids."""
+        return self.tok.encode(text, context) if context else self.tok.encode(text)
+
+    def run(self, enc: Encoding) -> list[Any]:
+        """The ONNX forward pass: [intent logits (1, intents), slot logits (1, tokens, tags)]."""
         ids = np.asarray([enc.ids], dtype=np.int64)
         feed = {
             "input_ids": ids,
             "attention_mask": np.ones_like(ids),
             "token_type_ids": np.asarray([enc.type_ids], dtype=np.int64),
         }
-        intent_logits, slot_logits = self.session.run(None, {k: v for k, v in feed.items() if k in self._inputs})
-        p = _softmax(intent_logits[0])
+        return list(self.session.run(None, {k: v for k, v in feed.items() if k in self._inputs}))
+
+    def decode(self, text: str, enc: Encoding, outputs: list[Any]) -> NLU:
+        """Logits -> intent with its probability, and slot spans over `text`."""
+        p = _softmax(outputs[0][0])
         best = int(np.argmax(p))
-        tags = self._tags(slot_logits[0], enc.offsets, enc.type_ids, enc.special_tokens_mask)
+        tags = self._tags(outputs[1][0], enc.offsets, enc.type_ids, enc.special_tokens_mask)
         spans = self._spans(text, enc.offsets, enc.type_ids, enc.special_tokens_mask, tags)
         return NLU(intent=self.labels.intents[best], confidence=float(p[best]), slots=tuple(spans))
 

@@ -92,12 +92,8 @@ def test_shipped_model_never_emits_a_broken_span() -> None:
     m = NLUModel(ROOT / "models" / "home")
     for text in ("turn on the living room lights", "set the kitchen lights to fifty percent",
                  "play hey jude by the beatles in the bedroom", "wake me up at seven thirty am tomorrow"):
-        enc = m.tok.encode(text)
-        ids = np.asarray([enc.ids], dtype=np.int64)
-        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids),
-                "token_type_ids": np.asarray([enc.type_ids], dtype=np.int64)}
-        _, slot_logits = m.session.run(None, {k: v for k, v in feed.items() if k in m._inputs})
-        tags = m._tags(slot_logits[0], enc.offsets, enc.type_ids, enc.special_tokens_mask)
+        enc = m.encode(text)
+        tags = m._tags(m.run(enc)[1][0], enc.offsets, enc.type_ids, enc.special_tokens_mask)
         text_idx = [i for i, (t, s) in enumerate(zip(enc.type_ids, enc.special_tokens_mask, strict=True))
                     if t == 0 and not s]
         path = [m.labels.tags[int(tags[i])] for i in text_idx]
