@@ -15,8 +15,9 @@ Reported (table on stdout, JSON with --json):
     right; loss: it made a right turn wrong; ties apart) (target >= 15:1),
   personal gain: defect rate of no_personal minus all, in points (target >= 4),
   false rewrites: turns the plain pipeline got right that a rewrite made wrong, over all such turns (< 0.5 %),
-  latency: the engine's own rewrite step (`engine.rewrite_ms`), and handle() next to a plain parse of the
-    same text timed right after it,
+  latency: the engine's own rewrite step (`engine.rewrite_ms`: table lookups on every request, plus index
+    refreshes and retrieval on defect-prone ones), the online retrieval alone (`engine.online_ms`: encoder +
+    both indexes + ranking, one thread), and handle() next to a plain parse of the same text timed right after it,
   counts: turns, sessions, requests, rewrites by source.
 `--quick` is a small run for tests (< 60 s).
 """
@@ -42,6 +43,7 @@ from edge_nlu.learn.engine import LAYERS, SelfLearning  # noqa: E402
 from edge_nlu.learn.settings import LearnSettings  # noqa: E402
 from edge_nlu.learn.store import InteractionStore  # noqa: E402
 from edge_nlu.pipeline import load  # noqa: E402
+from edge_nlu.threads import limit_blas_threads  # noqa: E402
 from export import household as hh  # noqa: E402
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC, a midnight
@@ -155,6 +157,7 @@ def metrics(runs: dict[str, tuple[hh.SimStats, SelfLearning]]) -> dict[str, Any]
     false_n, right_n = all_.false_rewrites()
     eng = runs["all"][1]
     rewrite_ms = [float(x) for x in getattr(eng, "rewrite_ms", [])]
+    online_ms = [float(x) for x in getattr(eng, "online_ms", [])]
     handle = [t.handle_ms for t in all_.turns]
     plain = [t.plain_ms for t in all_.turns if t.plain_ms is not None]
     return {
@@ -172,6 +175,7 @@ def metrics(runs: dict[str, tuple[hh.SimStats, SelfLearning]]) -> dict[str, Any]
         "false_rewrites": false_n, "right_without_learning": right_n,
         "false_rewrite_rate": round(false_n / right_n, 5) if right_n else None,
         "rewrite_ms_p50": _pct(rewrite_ms, 0.5), "rewrite_ms_p99": _pct(rewrite_ms, 0.99),
+        "online_ms_p50": _pct(online_ms, 0.5), "online_ms_p99": _pct(online_ms, 0.99), "online_n": len(online_ms),
         "handle_ms_p50": _pct(handle, 0.5), "handle_ms_p99": _pct(handle, 0.99),
         "plain_parse_ms_p50": _pct(plain, 0.5), "plain_parse_ms_p99": _pct(plain, 0.99),
         "handle_minus_plain_ms_median": round(statistics.median(h - p for h, p in zip(handle, plain, strict=True)), 3)
@@ -213,6 +217,8 @@ def table(out: dict[str, Any]) -> str:
         ("false rewrites", f"{m['false_rewrites']}/{m['right_without_learning']} = "
                            f"{fmt(m['false_rewrite_rate'], True)}", "< 0.5 %"),
         ("rewrite step ms p50/p99", f"{fmt(m['rewrite_ms_p50'])}/{fmt(m['rewrite_ms_p99'])}", ""),
+        ("online retrieval ms p50/p99 (n)",
+         f"{fmt(m['online_ms_p50'])}/{fmt(m['online_ms_p99'])} ({m['online_n']})", ""),
         ("handle() ms p50/p99", f"{fmt(m['handle_ms_p50'])}/{fmt(m['handle_ms_p99'])}", ""),
         ("plain parse ms p50/p99", f"{fmt(m['plain_parse_ms_p50'])}/{fmt(m['plain_parse_ms_p99'])}", ""),
         ("turns " + "/".join(k for k, _ in VARIANTS), "/".join(str(m["turns"][k]) for k, _ in VARIANTS), ""),
@@ -263,6 +269,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    limit_blas_threads(1)  # as `edge-nlu serve` does
     out = run(args)
     print(table(out))
     print(f"({out['seconds']} s; online models: {out['online_models']})")

@@ -15,6 +15,7 @@ from .errors import EdgeNLUError
 from .pipeline import EdgeNLU
 from .result import ErrorInfo, Result
 from .settings import RuntimeSettings, default_model_dir
+from .threads import limit_blas_threads
 
 MAX_LINE_BYTES = 1 << 20
 
@@ -152,6 +153,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    limit_blas_threads(1)
     try:
         if args.cmd == "parse":
             if (args.text is None) == (args.jsonl is None):

@@ -54,6 +54,8 @@ class SelfLearning:
         self.settings = settings or LearnSettings()
         self.layers: set[str] = set(LAYERS)
         self.rewrite_ms: deque[float] = deque(maxlen=10_000)
+        self.online_ms: deque[float] = deque(maxlen=10_000)
+        """Online retrieval alone (encode the request, search both indexes, rank), per defect-prone request."""
         self.questions: deque[tuple[str, str | None, str]] = deque(maxlen=64)
         """(site, session, question) the service should ask over Hermes (teachable moments)."""
         self._lock = threading.Lock()
@@ -206,8 +208,11 @@ class SelfLearning:
             self._refresh_index(None)
         if user and "personal" in layers:
             self._refresh_index(user)
+        t1 = time.perf_counter()
         cands = self.rewriter.candidates(text, user, ts, layers)
-        self.rewrite_ms.append((time.perf_counter() - t0) * 1e3)
+        t2 = time.perf_counter()
+        self.online_ms.append((t2 - t1) * 1e3)
+        self.rewrite_ms.append((t2 - t0) * 1e3)
         names = _names(base)
         said = _mentioned(text, names)
         conf0 = float((original.get("nlu") or {}).get("confidence") or 0.0)
