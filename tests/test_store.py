@@ -235,10 +235,11 @@ def test_successful_texts(store: InteractionStore) -> None:
     store.add_signal(ok, "positive", 6.5)
     store.record_turn(rec(7.0, "blorp", user="ann", recognized=False))
     store.record_turn(rec(8.0, "what time is it", user="ann", action=None))
-    assert store.successful_texts("ann") == [("lamp on", 3, 6.0), ("turn on the lamp", 1, 4.0)]
-    assert store.successful_texts() == [("lamp on", 4, 6.0), ("turn on the lamp", 1, 4.0)]
-    assert store.successful_texts("bob") == [("lamp on", 1, 3.0)]
-    assert store.successful_texts(limit=1) == [("lamp on", 4, 6.0)]
+    # ann read "lamp on" 4 times, 3 worked (the rephrased one did not): rate 0.75
+    assert store.successful_texts("ann") == [("lamp on", 3, 6.0, 0.75), ("turn on the lamp", 1, 4.0, 1.0)]
+    assert store.successful_texts() == [("lamp on", 4, 6.0, 0.8), ("turn on the lamp", 1, 4.0, 1.0)]
+    assert store.successful_texts("bob") == [("lamp on", 1, 3.0, 1.0)]
+    assert store.successful_texts(limit=1) == [("lamp on", 4, 6.0, 0.8)]
     assert store.successful_texts("nobody") == []
 
 

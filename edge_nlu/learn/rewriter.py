@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -22,6 +23,10 @@ from .types import normalize
 
 class Encoder(Protocol):
     def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+Entry = tuple[str, int, float] | tuple[str, int, float, float]
+"""A phrasing for a layer: (text, successes, last success ts[, success rate])."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,8 @@ class RewriterSettings:
     """Successes a personal phrasing needs before it is offered."""
     recency_days: float = 30.0
     """Half-life-ish scale of the recency feature."""
+    failure_penalty: float = 0.1
+    """Score taken off a phrasing that failed every time it was used, pro rata (a flawless one loses nothing)."""
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RewriterSettings:
@@ -80,10 +87,11 @@ class _Layer:
     vecs: np.ndarray
     counts: list[int]
     last_ts: list[float]
+    rates: list[float]
 
 
 def _empty(dim: int) -> _Layer:
-    return _Layer([], [], np.zeros((0, dim), dtype=np.float32), [], [])
+    return _Layer([], [], np.zeros((0, dim), dtype=np.float32), [], [], [])
 
 
 class OnlineRewriter:
@@ -96,26 +104,26 @@ class OnlineRewriter:
         self._dim = int(global_vecs.shape[1]) if global_vecs.ndim == 2 and global_vecs.size else 384
         self._shipped = _Layer(list(global_texts), [normalize(t) for t in global_texts],
                                np.asarray(global_vecs, dtype=np.float32), [1] * len(global_texts),
-                               [0.0] * len(global_texts))
+                               [0.0] * len(global_texts), [1.0] * len(global_texts))
         self._global = self._shipped
         self._personal: dict[str, _Layer] = {}
         self._lock = threading.Lock()
 
     # -- layers -----------------------------------------------------------------------------------
-    def _layer(self, entries: list[tuple[str, int, float]]) -> _Layer:
-        texts = [t for t, _, _ in entries]
+    def _layer(self, entries: Sequence[Entry]) -> _Layer:
+        texts = [e[0] for e in entries]
         vecs = self.encoder.encode(texts) if texts else np.zeros((0, self._dim), dtype=np.float32)
-        return _Layer(texts, [normalize(t) for t in texts], vecs, [c for _, c, _ in entries],
-                      [ts for _, _, ts in entries])
+        return _Layer(texts, [normalize(t) for t in texts], vecs, [e[1] for e in entries],
+                      [e[2] for e in entries], [float(e[3]) if len(e) > 3 else 1.0 for e in entries])
 
-    def set_personal(self, user: str, entries: list[tuple[str, int, float]]) -> None:
-        """The user's successful phrasings: (text, count, last time)."""
+    def set_personal(self, user: str, entries: Sequence[Entry]) -> None:
+        """The user's successful phrasings: (text, successes, last success time[, success rate])."""
         keep = [e for e in entries if e[1] >= self.settings.personal_min_count]
         layer = self._layer(keep)
         with self._lock:
             self._personal[user] = layer
 
-    def set_hub(self, entries: list[tuple[str, int, float]]) -> None:
+    def set_hub(self, entries: Sequence[Entry]) -> None:
         """What succeeded for anybody on this hub joins the shipped phrasings in the global layer."""
         seen = set(self._shipped.norms)
         extra = self._layer([e for e in entries if normalize(e[0]) not in seen])
@@ -123,6 +131,7 @@ class OnlineRewriter:
             self._shipped.texts + extra.texts, self._shipped.norms + extra.norms,
             np.vstack([self._shipped.vecs, extra.vecs]) if extra.texts else self._shipped.vecs,
             self._shipped.counts + extra.counts, self._shipped.last_ts + extra.last_ts,
+            self._shipped.rates + extra.rates,
         )
         with self._lock:
             self._global = merged
@@ -156,6 +165,7 @@ class OnlineRewriter:
             recency = math.exp(-age_days / self.settings.recency_days)
             freq = math.log1p(layer.counts[i]) / math.log1p(50)
             score = 0.6 * sim + 0.25 * fz + 0.05 * min(1.0, freq) + 0.03 * recency
+            score -= self.settings.failure_penalty * (1.0 - layer.rates[i])
             if name == "personal":
                 score += self.settings.personal_bonus
             out.append(Candidate(layer.texts[i], name, sim, fz, layer.counts[i], round(score, 4)))

@@ -58,11 +58,13 @@ _DEFECT_RATE = (
     "AND s.kind IN (SELECT value FROM json_each(:defects)))) FROM turns t WHERE (:user IS NULL OR t.user = :user) "
     "AND (:since IS NULL OR t.ts >= :since) AND (:until IS NULL OR t.ts < :until)"
 )
-_SUCCESSFUL = (
-    "SELECT coalesce(t.rewrite_text, t.text) AS said, count(*), max(t.ts) FROM turns t "
-    "WHERE (:user IS NULL OR t.user = :user) AND t.recognized = 1 AND t.action IS NOT NULL AND NOT EXISTS "
-    "(SELECT 1 FROM signals s WHERE s.turn_id = t.id AND s.kind IN (SELECT value FROM json_each(:defects))) "
-    "GROUP BY said ORDER BY count(*) DESC, max(t.ts) DESC, said LIMIT :limit"
+_SUCCESSFUL = (  # per phrasing the model read: successes, last success, successes / uses
+    "SELECT said, sum(ok), max(CASE WHEN ok THEN ts END), CAST(sum(ok) AS REAL) / count(*) FROM ("
+    "SELECT coalesce(t.rewrite_text, t.text) AS said, t.ts AS ts, "
+    "(t.recognized = 1 AND t.action IS NOT NULL AND NOT EXISTS "
+    "(SELECT 1 FROM signals s WHERE s.turn_id = t.id AND s.kind IN (SELECT value FROM json_each(:defects)))) AS ok "
+    "FROM turns t WHERE (:user IS NULL OR t.user = :user)) "
+    "GROUP BY said HAVING sum(ok) > 0 ORDER BY sum(ok) DESC, max(CASE WHEN ok THEN ts END) DESC, said LIMIT :limit"
 )
 _FORGET = (  # (:user, :before): signals, then turns, of that user and/or before; (None, None) matches all
     "DELETE FROM signals WHERE turn_id IN (SELECT id FROM turns WHERE (:user IS NULL OR user = :user) "
@@ -315,12 +317,15 @@ class InteractionStore:
             out.append(current)
         return out
 
-    def successful_texts(self, user: str | None = None, limit: int = 5000) -> list[tuple[str, int, float]]:
-        """(text the model read, count, last ts) of recognized, acted-on, non-defect turns, most frequent
-        first: the online rewriter's personal (user given) or hub-wide (user None) index."""
+    def successful_texts(self, user: str | None = None,
+                         limit: int = 5000) -> list[tuple[str, int, float, float]]:
+        """(text the model read, successes, last success ts, success rate) of phrasings that worked at
+        least once (recognized, acted on, no defect signal), most successful first: the online
+        rewriter's personal (user given) or hub-wide (user None) index. The rate is successes over
+        every turn that read the phrasing, so one that often fails ranks lower."""
         with self._tx() as db:
             rows = db.execute(_SUCCESSFUL, {"user": user, "defects": _DEFECTS, "limit": limit}).fetchall()
-        return [(str(r[0]), int(r[1]), float(r[2])) for r in rows]
+        return [(str(r[0]), int(r[1]), float(r[2]), float(r[3])) for r in rows]
 
     def defect_rate(self, *, user: str | None = None, since: float | None = None,
                     until: float | None = None) -> tuple[int, int]:
