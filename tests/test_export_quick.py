@@ -83,14 +83,28 @@ def test_corpus_recipe_trains_on_the_corpus_labels_without_context(tmp_path: Pat
     corpus.write_text("".join(json.dumps(_corpus_record(i)) + "\n" for i in range(240)))
     (tmp_path / "valid.jsonl").write_text("".join(json.dumps(_corpus_record(i)) + "\n" for i in range(7, 27)))
     out = tmp_path / "corpus_model"
-    proc = subprocess.run(
-        [sys.executable, "-m", "export", "build", "--quick", "--train", str(corpus), "--out", str(out),
-         "--threads", "2"],
-        cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=900,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )
+    cache = tmp_path / "teachers"
+
+    def build(dest: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "export", "build", "--quick", "--train", str(corpus), "--out", str(dest),
+             "--threads", "2", "--teacher-cache", str(cache)],
+            cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=900,
+            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        )
+
+    proc = build(out)
     assert proc.returncode == 0, proc.stderr[-3000:]
     manifest = verify(out)
+    assert manifest["teacher"]["from_cache"] is False and len(list(cache.glob("teacher-*.pt"))) == 1
+    # the teacher is a separate step: a second build on the same data reuses it instead of training
+    again = build(tmp_path / "again")
+    assert again.returncode == 0, again.stderr[-3000:]
+    second = verify(tmp_path / "again")
+    assert "teacher: loaded" in again.stderr and second["teacher"]["from_cache"] is True
+    assert second["teacher"]["key"] == manifest["teacher"]["key"]
+    assert second["figures"]["teacher_holdout"] == manifest["figures"]["teacher_holdout"]
+    assert second["figures"]["teacher_dev"]["intent_accuracy"] == manifest["figures"]["teacher_dev"]["intent_accuracy"]
     data = manifest["training_data"]
     assert data["context"] is False and data["generated"]["count"] == 0
     assert data[f"{tmp_path.name}_count"] == 240
