@@ -67,8 +67,8 @@ def test_barge_in_and_repeat_make_the_turn_a_defect(engine: SelfLearning, store:
     assert engine.barge_in("puck", "s1", T0 + 2)
     engine.handle("douse the kitchen lights", site="puck", session="s2", user="alex", ts=T0 + 5, context=KITCHEN)
     first, second = sorted(store.turns(), key=lambda t: t.turn.ts)
-    assert first.defect and set(first.signals) == {"barge_in", "rephrase"}
-    assert not second.defect
+    assert first.defect and {"barge_in", "rephrase"} <= set(first.signals)
+    assert not {"barge_in", "rephrase"} & set(second.signals)  # nothing followed the repeat
     # a repeat after a defect is a teachable moment: the service asks what was meant
     assert engine.questions and "douse the kitchen lights" in engine.questions[-1][2]
 
@@ -82,13 +82,14 @@ class _FixedDetector:
 
 def test_a_defect_lowers_the_evidence_a_rephrase_needs(engine: SelfLearning, store: InteractionStore) -> None:
     engine.detector = _FixedDetector()  # type: ignore[assignment]
-    engine.handle("douse the kitchen lights", site="puck", session="s1", user="alex", ts=T0, context=KITCHEN)
+    engine.handle("turn off the kitchen lights", site="puck", session="s1", user="alex", ts=T0, context=KITCHEN)
     engine.handle("kitchen lights off", site="puck", session="s1", user="alex", ts=T0 + 5, context=KITCHEN)
     engine.handle("dim the hall", site="puck", session="s1", user="alex", ts=T0 + 100, context=KITCHEN)
     assert engine.barge_in("puck", "s1", T0 + 101)
     engine.handle("hall lights down", site="puck", session="s1", user="alex", ts=T0 + 105, context=KITCHEN)
     by_text = {t.turn.text: t for t in store.turns()}
-    assert "rephrase" not in by_text["douse the kitchen lights"].signals  # 0.4 < 0.5
+    assert not by_text["turn off the kitchen lights"].defect
+    assert "rephrase" not in by_text["turn off the kitchen lights"].signals  # 0.4 < 0.5
     assert "rephrase" in by_text["dim the hall"].signals  # 0.4 >= 0.25 after the barge-in
 
 

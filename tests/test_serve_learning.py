@@ -88,7 +88,7 @@ def test_barge_ins_and_rephrases_over_hermes_teach_a_rewrite_learn_applies_live(
     deadline = time.monotonic() + 5.0
     while True:  # the running service picks the rewrite up within 5 s, without a restart
         r = ask(sat, "douse the kitchen lights", "newcomer")
-        if r["rewrite"] is not None or time.monotonic() > deadline:
+        if (r["rewrite"] or {}).get("source") == "precomputed" or time.monotonic() > deadline:
             break
         time.sleep(0.3)
     assert r["rewrite"]["source"] == "precomputed" and r["rewrite"]["text"] == "turn off the kitchen lights"
@@ -98,7 +98,10 @@ def test_barge_ins_and_rephrases_over_hermes_teach_a_rewrite_learn_applies_live(
     forgot = _cli("forget", "--config", str(learning_cfg[1]))
     assert forgot.returncode == 0 and "forgot" in forgot.stdout
     time.sleep(1.0)
-    assert ask(sat, "douse the kitchen lights", "newcomer")["rewrite"] is None
+    # nothing learned is left: no precomputed rewrite (the shipped global phrasings may still be tried)
+    after = ask(sat, "douse the kitchen lights", "newcomer")["rewrite"]
+    assert after is None or after["source"] == "global"
+    assert "douse the kitchen lights" not in _cli("learn", "--config", str(learning_cfg[1]), "--list").stdout
 
 
 def test_feedback_topic_negative_asks_over_tts_and_the_answer_is_taught(sat: Probe) -> None:
