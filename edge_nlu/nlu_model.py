@@ -28,18 +28,18 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def verify(model_dir: Path) -> dict[str, Any]:
+def verify(model_dir: Path, required: tuple[str, ...] = REQUIRED) -> dict[str, Any]:
     """Refuse a model directory with a missing file or a file that differs from its manifest."""
     if not model_dir.is_dir():
         raise ModelError(f"model directory {model_dir} does not exist", "model_not_found")
-    for name in REQUIRED:
+    for name in required:
         if not (model_dir / name).is_file():
             raise ModelError(f"model directory {model_dir} lacks {name}", "model_incomplete")
     try:
         manifest: dict[str, Any] = json.loads((model_dir / "manifest.json").read_text())
     except ValueError as exc:
         raise ModelError(f"{model_dir}/manifest.json does not parse: {exc}", "model_corrupt") from exc
-    files = manifest.get("files")
+    files = manifest.get("files") if isinstance(manifest, dict) else None
     if not isinstance(files, dict) or not files:
         raise ModelError(f"{model_dir}/manifest.json lists no files", "model_corrupt")
     for name, meta in files.items():

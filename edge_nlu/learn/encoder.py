@@ -26,7 +26,7 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from ..errors import ModelError
-from ..nlu_model import sha256
+from ..nlu_model import verify
 
 MAX_LEN = 64
 """Tokens per text, [CLS] and [SEP] included (the student has 64 positions)."""
@@ -47,33 +47,12 @@ def default_rewriter_dir() -> Path:
 
 
 def verify_dir(model_dir: Path, required: tuple[str, ...] = REQUIRED) -> dict[str, Any]:
-    """Refuse a directory with a missing file or a file that differs from its manifest.
-
-    Same manifest format and error codes as `edge_nlu.nlu_model.verify`, with the rewriter's
-    own required files (that one insists on the NLU model's model.onnx and labels.json).
-    """
-    if not model_dir.is_dir():
-        raise ModelError(f"model directory {model_dir} does not exist", "model_not_found")
+    """`edge_nlu.nlu_model.verify` with the rewriter's own required files, each of which the
+    manifest must also list (so none of them can be swapped without a sha256 check)."""
+    manifest = verify(model_dir, required)
     for name in required:
-        if not (model_dir / name).is_file():
-            raise ModelError(f"model directory {model_dir} lacks {name}", "model_incomplete")
-    try:
-        manifest: dict[str, Any] = json.loads((model_dir / "manifest.json").read_text())
-    except ValueError as exc:
-        raise ModelError(f"{model_dir}/manifest.json does not parse: {exc}", "model_corrupt") from exc
-    files = manifest.get("files") if isinstance(manifest, dict) else None
-    if not isinstance(files, dict) or not files:
-        raise ModelError(f"{model_dir}/manifest.json lists no files", "model_corrupt")
-    for name in required:
-        if name != "manifest.json" and name not in files:
+        if name != "manifest.json" and name not in manifest["files"]:
             raise ModelError(f"{model_dir}/manifest.json does not list {name}", "model_corrupt")
-    for name, meta in files.items():
-        path = model_dir / name
-        if not path.is_file():
-            raise ModelError(f"model file {name} named in the manifest is missing", "model_incomplete")
-        want = meta.get("sha256") if isinstance(meta, dict) else meta
-        if sha256(path) != want:
-            raise ModelError(f"model file {name} does not match the sha256 in its manifest", "model_corrupt")
     return manifest
 
 
