@@ -167,14 +167,13 @@ def distil(student: Any, ids: list[list[int]], target: np.ndarray, epochs: int, 
     import torch.nn.functional as F
     from tqdm import tqdm
 
+    from .train import optimizer
+
     rng = random.Random(seed)
     torch.manual_seed(seed)
-    params = [p for p in student.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     per_epoch = len(_buckets(ids, batch, None))
     total = per_epoch * epochs if max_steps is None else min(max_steps, per_epoch * epochs)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / max(1, total // 10)) * max(0.0, 1 - s / total))
+    opt, sched = optimizer(student, lr, total)
     tgt = torch.from_numpy(target)
     student.train()
     step, t0, last = 0, time.time(), 0.0
@@ -189,7 +188,7 @@ def distil(student: Any, ids: list[list[int]], target: np.ndarray, epochs: int, 
                 loss = F.mse_loss(s, t) + (1 - cos).mean() + F.mse_loss(s @ s.T, t @ t.T)
                 opt.zero_grad()
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                torch.nn.utils.clip_grad_norm_(opt.param_groups[0]["params"], 1.0)
                 opt.step()
                 sched.step()
                 step += 1

@@ -31,6 +31,15 @@ def _loss_hard(il: torch.Tensor, sl: torch.Tensor, b: dict[str, torch.Tensor]) -
     return li + ls
 
 
+def optimizer(model: torch.nn.Module, lr: float, total: int) -> tuple[Any, Any]:
+    """AdamW on the trainable parameters, 10 % linear warm-up, then linear decay to 0 at `total` steps."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / max(1, total // 10)) * max(0.0, 1 - s / total))
+    return opt, sched
+
+
 def fit(
     model: JointModel,
     data: list[Encoded],
@@ -45,13 +54,9 @@ def fit(
     """Train; with `soft` (teacher logits) the loss mixes hard labels and temperature-scaled KL."""
     rng = random.Random(seed)
     torch.manual_seed(seed)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     steps_per_epoch = len(batches(data, batch, None))
     total = steps_per_epoch * epochs if max_steps is None else min(max_steps, steps_per_epoch * epochs)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / max(1, total // 10)) * max(0.0, 1 - s / total)
-    )
+    opt, sched = optimizer(model, lr, total)
     model.train()
     step = 0
     t0 = time.time()
@@ -76,7 +81,7 @@ def fit(
                     loss = (1 - alpha) * loss + alpha * temp * temp * (kl_i + kl_s)
                 opt.zero_grad()
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                torch.nn.utils.clip_grad_norm_(opt.param_groups[0]["params"], 1.0)
                 opt.step()
                 sched.step()
                 step += 1
