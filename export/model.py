@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 from transformers import BertConfig, BertModel
@@ -34,14 +36,17 @@ def from_pretrained(path: str, n_intents: int, n_tags: int) -> JointModel:
     return model
 
 
-def shrink(teacher: JointModel, keep_ids: list[int], layers: list[int], max_pos: int) -> JointModel:
-    """A student initialised from the teacher: chosen layers, pruned vocabulary, short positions."""
-    cfg = BertConfig.from_dict(teacher.bert.config.to_dict())
-    cfg.num_hidden_layers = len(layers)
-    cfg.vocab_size = len(keep_ids)
+def student_config(teacher_config: BertConfig, n_vocab: int, n_layers: int, max_pos: int) -> BertConfig:
+    """The teacher's BERT config with fewer layers, a pruned vocabulary and fewer positions."""
+    cfg = BertConfig.from_dict(teacher_config.to_dict())
+    cfg.num_hidden_layers = n_layers
+    cfg.vocab_size = n_vocab
     cfg.max_position_embeddings = max_pos
-    student = JointModel(cfg, teacher.intent_head.out_features, teacher.slot_head.out_features)
-    t, s = teacher.bert, student.bert
+    return cfg
+
+
+def copy_from_teacher(t: Any, s: Any, keep_ids: list[int], layers: list[int], max_pos: int) -> None:
+    """Initialise student BERT `s` from teacher BERT `t`: kept vocabulary rows, first positions, chosen layers."""
     with torch.no_grad():
         s.embeddings.word_embeddings.weight.copy_(t.embeddings.word_embeddings.weight[keep_ids])
         s.embeddings.position_embeddings.weight.copy_(t.embeddings.position_embeddings.weight[:max_pos])
@@ -49,6 +54,14 @@ def shrink(teacher: JointModel, keep_ids: list[int], layers: list[int], max_pos:
         s.embeddings.LayerNorm.load_state_dict(t.embeddings.LayerNorm.state_dict())
         for i, j in enumerate(layers):
             s.encoder.layer[i].load_state_dict(t.encoder.layer[j].state_dict())
+
+
+def shrink(teacher: JointModel, keep_ids: list[int], layers: list[int], max_pos: int) -> JointModel:
+    """A student initialised from the teacher: chosen layers, pruned vocabulary, short positions."""
+    cfg = student_config(teacher.bert.config, len(keep_ids), len(layers), max_pos)
+    student = JointModel(cfg, teacher.intent_head.out_features, teacher.slot_head.out_features)
+    copy_from_teacher(teacher.bert, student.bert, keep_ids, layers, max_pos)
+    with torch.no_grad():
         student.intent_head.load_state_dict(teacher.intent_head.state_dict())
         student.slot_head.load_state_dict(teacher.slot_head.state_dict())
     return student

@@ -141,22 +141,12 @@ def embed_torch(model: Any, tok: Any, texts: list[str], batch: int = 128) -> np.
 
 def make_student(teacher_bert: Any, keep: list[int], layers: list[int], max_pos: int) -> Any:
     """A BertModel from the teacher's chosen layers, pruned vocabulary rows and first positions."""
-    import torch
-    from transformers import BertConfig, BertModel
+    from transformers import BertModel
 
-    cfg = BertConfig.from_dict(teacher_bert.config.to_dict())
-    cfg.num_hidden_layers = len(layers)
-    cfg.vocab_size = len(keep)
-    cfg.max_position_embeddings = max_pos
-    s = BertModel(cfg, add_pooling_layer=False)
-    t = teacher_bert
-    with torch.no_grad():
-        s.embeddings.word_embeddings.weight.copy_(t.embeddings.word_embeddings.weight[keep])
-        s.embeddings.position_embeddings.weight.copy_(t.embeddings.position_embeddings.weight[:max_pos])
-        s.embeddings.token_type_embeddings.load_state_dict(t.embeddings.token_type_embeddings.state_dict())
-        s.embeddings.LayerNorm.load_state_dict(t.embeddings.LayerNorm.state_dict())
-        for i, j in enumerate(layers):
-            s.encoder.layer[i].load_state_dict(t.encoder.layer[j].state_dict())
+    from .model import copy_from_teacher, student_config
+
+    s = BertModel(student_config(teacher_bert.config, len(keep), len(layers), max_pos), add_pooling_layer=False)
+    copy_from_teacher(teacher_bert, s, keep, layers, max_pos)
     return s
 
 
