@@ -8,7 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +27,15 @@ def rec(ts: float, text: str = "turn on the lamp", **kw: object) -> TurnRecord:
     kw.setdefault("site", "kitchen")
     kw.setdefault("action", "HassTurnOn")
     return TurnRecord(ts=ts, text=text, **kw)  # type: ignore[arg-type]
+
+
+def _in_threads(work: Callable[[int], None], n: int) -> None:
+    """Run work(0) .. work(n-1) in n threads at once and wait for all of them."""
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
 @pytest.fixture
@@ -455,11 +464,7 @@ def test_four_threads_share_one_instance(store: InteractionStore) -> None:
         except BaseException as e:  # surfaced below
             errors.append(e)
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _in_threads(work, 4)
     assert errors == []
     all_ids = [i for ids in got for i in ids]
     assert len(set(all_ids)) == 4 * n
@@ -482,11 +487,7 @@ def test_two_instances_on_one_file_from_threads(tmp_path: Path) -> None:
         except BaseException as e:
             errors.append(e)
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _in_threads(work, 4)
     assert errors == []
     assert len(stores[0].turns()) == 400
     for s in stores:
