@@ -11,9 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from .errors import EdgeNLUError
+from .errors import EdgeNLUError, InvalidInputError
 from .pipeline import EdgeNLU
 from .result import ErrorInfo, Result
+from .sanitize import clean_text, dumps
 from .settings import RuntimeSettings, default_model_dir
 from .threads import limit_blas_threads
 
@@ -21,20 +22,38 @@ MAX_LINE_BYTES = 1 << 20
 
 
 def _emit(out: TextIO, result: dict[str, Any]) -> None:
-    out.write(json.dumps(result, ensure_ascii=False) + "\n")
+    out.write(dumps(result) + "\n")
     out.flush()
 
 
 def _context_arg(raw: str | None) -> dict[str, Any] | None:
+    """The --context value (JSON, or @file); InvalidInputError, which the request's result reports."""
     if raw is None:
         return None
-    text = Path(raw[1:]).read_text(encoding="utf-8") if raw.startswith("@") else raw
+    text = raw
+    if raw.startswith("@"):
+        path = Path(raw[1:])
+        try:
+            with path.open("rb") as f:
+                data = f.read(MAX_LINE_BYTES + 1)
+        except OSError as exc:
+            raise InvalidInputError(f"cannot read context file {clean_text(str(path))}: {exc.strerror or exc}",
+                                    "invalid_context") from None
+        if len(data) > MAX_LINE_BYTES:
+            raise InvalidInputError(f"context file {clean_text(str(path))} is over {MAX_LINE_BYTES} bytes",
+                                    "invalid_context")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInputError(f"context file {clean_text(str(path))} is not UTF-8 text",
+                                    "invalid_context") from None
     try:
         value = json.loads(text)
-    except ValueError as exc:
-        raise EdgeNLUError(f"--context is not valid JSON: {exc}", "invalid_context") from exc
+    except (ValueError, RecursionError) as exc:
+        reason = "it is nested too deeply" if isinstance(exc, RecursionError) else clean_text(str(exc))[:200]
+        raise InvalidInputError(f"--context is not valid JSON: {reason}", "invalid_context") from None
     if not isinstance(value, dict):
-        raise EdgeNLUError("--context must be a JSON object", "invalid_context")
+        raise InvalidInputError("--context must be a JSON object", "invalid_context")
     return value
 
 
@@ -58,8 +77,11 @@ def run_batch(nlu: EdgeNLU, path: str, out: TextIO) -> int:
             continue
         try:
             req = json.loads(line)
+        except RecursionError:
+            _emit(out, _bad(None, f"line {n} is nested too deeply"))
+            continue
         except ValueError as exc:
-            _emit(out, _bad(None, f"line {n} is not valid JSON: {exc}"))
+            _emit(out, _bad(None, f"line {n} is not valid JSON: {clean_text(str(exc))[:200]}"))
             continue
         if not isinstance(req, dict):
             _emit(out, _bad(None, f"line {n} must be a JSON object"))
@@ -151,6 +173,13 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _utf8_stdout() -> None:
+    """Results are JSON, which is UTF-8 whatever the locale says."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     limit_blas_threads(1)
@@ -162,12 +191,18 @@ def main(argv: list[str] | None = None) -> int:
             settings = RuntimeSettings(
                 model_dir=args.model or default_model_dir(), home_path=args.home, threads=args.threads
             )
-            context = _context_arg(args.context)
+            _utf8_stdout()
             nlu = EdgeNLU(settings)
             if args.jsonl is not None:
                 run_batch(nlu, args.jsonl, sys.stdout)
-            else:
-                _emit(sys.stdout, nlu.parse(args.text, context))
+                return 0
+            try:
+                context = _context_arg(args.context)
+            except InvalidInputError as exc:  # a bad request, not a run that cannot start: its result says why
+                shown = clean_text(args.text[: settings.max_text_chars])
+                _emit(sys.stdout, Result(id=None, text=shown, error=ErrorInfo(exc.code, exc.message)).to_dict())
+                return 0
+            _emit(sys.stdout, nlu.parse(args.text, context))
             return 0
         if args.cmd == "eval":
             return _eval(args.model or default_model_dir(), args.data, args.json)

@@ -17,6 +17,7 @@ from typing import Any
 
 from .errors import InvalidInputError
 from .home import norm
+from .sanitize import clean_text
 from .serve_config import SiteSettings
 
 MAX_ID_CHARS = 256
@@ -68,6 +69,7 @@ def parse_query(payload: bytes, max_bytes: int = 256 * 1024) -> HermesQuery:
         raise QueryError(f"query payload is not UTF-8 JSON: {str(exc)[:200]}") from exc
     if not isinstance(data, dict):
         raise QueryError("query payload must be a JSON object")
+    data = {k: _clean_field(v) for k, v in data.items()}
     partial = {k: data.get(k) for k in ("siteId", "id", "sessionId", "input")
                if isinstance(data.get(k), str) and len(data[k]) <= MAX_ID_CHARS * 8}
     site = data.get("siteId", "default")
@@ -101,6 +103,16 @@ def parse_query(payload: bytes, max_bytes: int = 256 * 1024) -> HermesQuery:
         intent_filter=tuple(flt) if flt else None, user=opt_str("user"), time=when,
         custom_data=custom if isinstance(custom, str) else None,
     )
+
+
+def _clean_field(value: Any) -> Any:
+    """Strings (and lists of strings) with lone surrogates replaced: everything read from a query
+    is echoed in answers, stored and logged, all of which need text that encodes as UTF-8."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [clean_text(x) if isinstance(x, str) else x for x in value]
+    return value
 
 
 class SessionHistory:

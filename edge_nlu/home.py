@@ -16,7 +16,11 @@ from typing import Any
 
 import yaml
 
-from .errors import HomeError, InvalidInputError
+from .errors import EdgeNLUError, HomeError, InvalidInputError
+from .sanitize import clean
+
+MAX_HOME_BYTES = 64 << 20
+"""Largest home file read: a home of 5000 entities is a few MiB."""
 
 _NORM_RE = re.compile(r"[^a-z0-9]+")
 
@@ -204,22 +208,39 @@ class Home:
         """Read a snapshot file; JSON or YAML, decided by content so any extension works."""
         p = Path(path)
         try:
-            text = p.read_text(encoding="utf-8")
+            with p.open("rb") as f:
+                raw = f.read(MAX_HOME_BYTES + 1)
         except OSError as exc:
             raise HomeError(f"cannot read home file {p}: {exc.strerror or exc}") from exc
+        if len(raw) > MAX_HOME_BYTES:
+            raise HomeError(f"home file {p} is over {MAX_HOME_BYTES >> 20} MiB")
+        try:
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise HomeError(f"home file {p} is not UTF-8 text") from exc
         return cls.parse(text, source=str(p))
 
     @classmethod
     def parse(cls, text: str, source: str = "home") -> Home:
+        """A home from JSON or YAML text; HomeError for anything else, however hostile.
+
+        Strings are cleaned (no lone surrogates), and nesting, self-references and YAML alias
+        bombs are refused before anything walks the data."""
         try:
             data = json.loads(text)
+        except RecursionError:
+            raise HomeError(f"{source} is nested too deeply") from None
         except ValueError:
             try:
                 data = yaml.safe_load(text)
+            except RecursionError:
+                raise HomeError(f"{source} is nested too deeply") from None
             except yaml.YAMLError as exc:
                 raise HomeError(f"{source} is neither valid JSON nor valid YAML: {exc}") from exc
+        try:
+            data = clean(data)
+        except EdgeNLUError as exc:
+            raise HomeError(f"{source}: {exc.message}") from None
         if data is None:
             data = {}
         return cls.from_dict(data)

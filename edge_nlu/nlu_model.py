@@ -18,6 +18,7 @@ from .result import NLU, Slot
 
 REQUIRED = ("model.onnx", "tokenizer.json", "labels.json", "manifest.json")
 MAX_LEN = 64
+"""Tokens the model reads per request, special tokens included: the length it was trained on."""
 
 
 def sha256(path: Path) -> str:
@@ -79,7 +80,9 @@ class NLUModel:
             raise ModelError(f"cannot load labels or tokenizer from {model_dir}: {exc}", "model_corrupt") from exc
         self.bio = BioDecoder(self.labels.tags)
         self.tok.no_padding()
-        self.tok.enable_truncation(MAX_LEN, strategy="only_second")
+        # truncation is done per call in `encode`: the tokenizer's own raises when the text alone is
+        # too long, and changing its settings per call would not be thread-safe
+        self.tok.no_truncation()
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
@@ -98,8 +101,22 @@ class NLUModel:
         return self.decode(text, enc, self.run(enc))
 
     def encode(self, text: str, context: str = "") -> Encoding:
-        """Text (segment A) and context segment (B) -> token ids."""
-        return self.tok.encode(text, context) if context else self.tok.encode(text)
+        """Text (segment A) and context segment (B) -> at most MAX_LEN token ids.
+
+        Over the budget the context gives way first, then the end of the text, so a long
+        request is still read (its first MAX_LEN - 2 tokens) and never refused; offsets of the
+        kept tokens still index `text`."""
+        a = self.tok.encode(text, add_special_tokens=False)
+        if context:
+            room = MAX_LEN - 3 - len(a.ids)  # [CLS] text [SEP] context [SEP]
+            if room > 0:
+                b = self.tok.encode(context, add_special_tokens=False)
+                if len(b.ids) > room:
+                    b.truncate(room)
+                return self.tok.post_process(a, b)
+        if len(a.ids) > MAX_LEN - 2:  # [CLS] text [SEP]
+            a.truncate(MAX_LEN - 2)
+        return self.tok.post_process(a)
 
     def run(self, enc: Encoding) -> list[Any]:
         """The ONNX forward pass: [intent logits (1, intents), slot logits (1, tokens, tags)]."""

@@ -5,6 +5,7 @@ Bad input never raises out of `parse`; it comes back as a result with `error` se
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,13 @@ from .nlu_model import NLUModel
 from .profiles import Profiles, load_profiles
 from .resolve import resolve
 from .result import ErrorInfo, Result
+from .sanitize import clean, clean_text
 from .settings import RuntimeSettings, default_model_dir
+
+log = logging.getLogger("edge_nlu")
+
+MAX_ID_CHARS = 1024
+"""Longest request id echoed back; longer ones are cut."""
 
 
 class EdgeNLU:
@@ -38,34 +45,56 @@ class EdgeNLU:
         return self.parse_result(text, context, id, home=home).to_dict()
 
     def parse_result(self, text: Any, context: Any = None, id: Any = None, *, home: Home | None = None) -> Result:
-        rid = None if id is None else str(id)
+        rid = _request_id(id)
         base = self.home if home is None else home
-        shown = text if isinstance(text, str) else ""
+        shown = clean_text(text[: self.settings.max_text_chars]) if isinstance(text, str) else ""
         try:
-            clean = self._check_text(text)
-            ctx = RequestContext.from_dict(context)
+            words = self._check_text(text)
+            ctx = RequestContext.from_dict(_clean_context(context))
             if ctx.area and base.areas and base.area(ctx.area) is None:
                 raise InvalidInputError(f"context.area {ctx.area!r} is not an area of the home", "unknown_area")
             home = base.with_overrides(ctx.state_overrides)
-            nlu = self.model.predict(clean, context_segment(home, ctx))
-            action, response = resolve(nlu, clean, home, ctx, self.profiles)
+            nlu = self.model.predict(words, context_segment(home, ctx))
+            action, response = resolve(nlu, words, home, ctx, self.profiles)
         except EdgeNLUError as exc:
-            return Result(id=rid, text=shown[: self.settings.max_text_chars],
-                          error=ErrorInfo(exc.code, exc.message))
-        return Result(id=rid, text=clean, nlu=nlu, action=action, response=response)
+            return Result(id=rid, text=shown, error=ErrorInfo(exc.code, exc.message))
+        except Exception as exc:  # a bug must cost one request its answer, never a batch or the service
+            log.exception("internal error on request %r", rid)
+            why = ErrorInfo("internal_error", f"internal error: {type(exc).__name__}")
+            return Result(id=rid, text=shown, error=why)
+        return Result(id=rid, text=words, nlu=nlu, action=action, response=response)
 
     def _check_text(self, text: Any) -> str:
         if not isinstance(text, str):
             raise InvalidInputError("text must be a string", "invalid_text")
-        clean = text.strip()
-        if not clean:
+        words = clean_text(text).strip()
+        if not words:
             raise InvalidInputError("text is empty", "empty_text")
-        if len(clean) > self.settings.max_text_chars:
+        if len(words) > self.settings.max_text_chars:
             raise InvalidInputError(
-                f"text is {len(clean)} characters; at most {self.settings.max_text_chars} are accepted",
+                f"text is {len(words)} characters; at most {self.settings.max_text_chars} are accepted",
                 "text_too_long",
             )
-        return clean
+        return words
+
+
+def _request_id(value: Any) -> str | None:
+    """The id as the result echoes it: a string that always encodes, whatever the caller sent."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        try:
+            value = str(clean(value, max_depth=4, max_nodes=256))
+        except (EdgeNLUError, ValueError):  # nested, huge, or an int past Python's 4300-digit str limit
+            return None
+    return clean_text(value[:MAX_ID_CHARS])
+
+
+def _clean_context(context: Any) -> Any:
+    try:
+        return clean(context)
+    except EdgeNLUError as exc:
+        raise InvalidInputError(f"context: {exc.message}", "invalid_context") from None
 
 
 def load(model: str | Path | None = None, home: str | Path | Home | None = None, threads: int = 1) -> EdgeNLU:

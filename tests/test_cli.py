@@ -74,7 +74,6 @@ def test_batch_from_stdin(home_file: Path) -> None:
     ("args", "needle"),
     [
         (("parse", "hi", "--home", "/nonexistent/home.yaml"), "invalid_home"),
-        (("parse", "hi", "--context", "{nope"), "invalid_context"),
         (("parse", "hi", "--model", "/nonexistent"), "model_not_found"),
         (("parse",), "give a request text"),
     ],

@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, EdgeNLUError
 from ..live_home import slug
+from ..sanitize import clean
 from .base import AdapterError
 
 MAX_STR = 256
@@ -30,6 +31,7 @@ MAX_INT = 2**53
 """Largest integer magnitude kept: what a JSON reader elsewhere can still represent exactly."""
 
 _DOMAIN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # a JSON escape that may decode to a lone surrogate
 _DROP = object()
 
 
@@ -63,11 +65,19 @@ def parse_json(payload: bytes, limit: int) -> Any:
     """JSON with NaN/Infinity, overflowing floats and huge integers read as null."""
     text = decode_text(payload, limit)
     try:
-        return json.loads(
+        data = json.loads(
             text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant
         )
     except (ValueError, RecursionError):
         raise AdapterError("payload is not valid JSON") from None
+    if not _SURROGATE_ESCAPE.search(text):
+        return data
+    # `"\ud800"` is valid JSON but not valid UTF-8 text: one such device name would make every
+    # answer that mentions the device unpublishable, so it is replaced (U+FFFD) here, at the wire
+    try:
+        return clean(data, max_depth=64)
+    except EdgeNLUError:
+        raise AdapterError("payload is nested too deeply") from None
 
 
 def json_object(payload: bytes, limit: int) -> dict[str, Any]:

@@ -1,0 +1,95 @@
+"""Text and JSON from outside, made safe once at the wire so that nothing downstream has to care.
+
+JSON lets through two things that break much later, far from where they came in:
+
+- lone UTF-16 surrogates (`"\\ud800"` is valid JSON, but such a string cannot be encoded as
+  UTF-8, so printing, storing or publishing anything that carries it fails);
+- deep nesting (`json.loads` accepts ~1000 levels, while the recursive walkers downstream
+  (`copy.deepcopy`, `repr`, `json.dumps`) give up far sooner).
+
+A surrogate becomes U+FFFD, the replacement character; too deep is an `InvalidInputError`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from .errors import InvalidInputError
+
+MAX_DEPTH = 32
+"""Deepest nesting accepted in a request, a context or a home: real ones are a few levels deep."""
+MAX_NODES = 1_000_000
+"""Most values visited in one document: a YAML alias bomb expands past this long before memory runs out."""
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class TooDeepError(InvalidInputError):
+    """Nested deeper than the limit, self-referential, or too many values to visit."""
+
+    code = "too_deep"
+
+
+def clean_text(text: str) -> str:
+    """`text` with every lone surrogate replaced by U+FFFD, so that it always encodes as UTF-8."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def clean(value: Any, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> Any:
+    """A copy of a JSON-like value with clean strings (keys too) and non-finite floats as None.
+
+    Raises TooDeepError past `max_depth` levels or `max_nodes` values (shared references count
+    each time they are reached, so a self-referential or alias-bomb value is refused, not walked)."""
+    budget = [max_nodes]
+
+    def walk(v: Any, depth: int) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise TooDeepError(f"more than {max_nodes} values")
+        if isinstance(v, str):
+            return clean_text(v)
+        if isinstance(v, float):
+            return v if math.isfinite(v) else None
+        if isinstance(v, dict | list | tuple):
+            if depth >= max_depth:
+                raise TooDeepError(f"nested more than {max_depth} levels deep")
+            if isinstance(v, dict):
+                return {clean_text(k) if isinstance(k, str) else k: walk(x, depth + 1) for k, x in v.items()}
+            items = [walk(x, depth + 1) for x in v]
+            return items if isinstance(v, list) else tuple(items)
+        return v
+
+    try:
+        return walk(value, 0)
+    except RecursionError:  # max_depth above what the interpreter's stack allows
+        raise TooDeepError("nested too deeply") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads(data: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
+    """`json.loads` for untrusted input, cleaned; ValueError (with a short reason) for anything else.
+
+    Bytes must be UTF-8; NaN and Infinity (which Python's reader accepts) are refused."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
+        value = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError(f"nested more than {max_depth} levels deep") from None
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8") from None
+    try:
+        return clean(value, max_depth)
+    except TooDeepError as exc:
+        raise ValueError(exc.message) from None
+
+
+def dumps(value: Any) -> str:
+    """JSON text that always encodes as UTF-8 (the last line of defence for output)."""
+    out = json.dumps(value, ensure_ascii=False)
+    return clean_text(out) if _SURROGATE.search(out) else out
