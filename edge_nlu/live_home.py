@@ -65,6 +65,12 @@ class LiveHome:
         self._floors = {f.id: f for f in base.floors}
         self._areas = {a.id: a for a in base.areas}
         self._entities: dict[str, Entity] = {e.id: e for e in base.entities}
+        self._sources: dict[str, str] = {}
+        """Entity id -> adapter that last updated it (entities only the base home knows are absent)."""
+        self._area_keys: dict[str, str] = {}
+        """slug of an area's id or name -> area id: one lookup per update, however many areas."""
+        for a in self._areas.values():
+            self._index_area(a)
         self._version = 0
         self._snap_version = -1
         self._snap = base
@@ -86,18 +92,25 @@ class LiveHome:
                 self.stats.applied += n
         return n
 
+    def _index_area(self, a: Area) -> None:
+        for k in (slug(a.id), slug(a.name)):
+            self._area_keys.setdefault(k, a.id)
+
     def _area_id(self, ref: str) -> str:
         key = slug(ref)
-        for a in self._areas.values():
-            if key in (slug(a.id), slug(a.name)):
-                return a.id
-        self._areas[key] = Area(id=key, name=ref.strip().replace("_", " ").title() if ref.islower() else ref)
+        found = self._area_keys.get(key)
+        if found is not None:
+            return found
+        area = Area(id=key, name=ref.strip().replace("_", " ").title() if ref.islower() else ref)
+        self._areas[key] = area
+        self._index_area(area)
         return key
 
     def _apply_one(self, u: EntityUpdate) -> bool:
         if "." not in u.entity_id:
             return False
         if u.remove:
+            self._sources.pop(u.entity_id, None)
             return self._entities.pop(u.entity_id, None) is not None
         old = self._entities.get(u.entity_id)
         if old is None:
@@ -114,6 +127,8 @@ class LiveHome:
             state = "unavailable"
         elif u.available is True and state == "unavailable":
             state = "unknown"
+        if u.source:
+            self._sources[u.entity_id] = u.source
         self._entities[u.entity_id] = Entity(
             id=u.entity_id,
             name=u.name or old.name,
@@ -140,6 +155,14 @@ class LiveHome:
                 )
                 self._snap_version = self._version
             return self._snap
+
+    def entities_by_source(self) -> dict[str, int]:
+        """Entities per adapter that feeds them (what the service reports after start)."""
+        out: dict[str, int] = {}
+        with self._lock:
+            for source in self._sources.values():
+                out[source] = out.get(source, 0) + 1
+        return out
 
     def __len__(self) -> int:
         return len(self._entities)

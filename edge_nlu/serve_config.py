@@ -7,7 +7,10 @@ start-up, with a ConfigError that names the key.
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,6 +27,10 @@ SCHEMES = {"mqtt": (1883, False, "tcp"), "mqtts": (8883, True, "tcp"), "ws": (80
            "wss": (443, True, "websockets")}
 """URI scheme -> (default port, TLS, paho transport): the transport is chosen by the URI."""
 PROTOCOLS = ("3.1.1", "5")
+DEFAULT_ADAPTERS = ("zigbee2mqtt", "ha_discovery", "tasmota", "homie")
+"""Adapters a config without `adapters:` runs, each at its standard prefix."""
+PASSWORD_ENV = "EDGE_NLU_MQTT_PASSWORD"  # noqa: S105 - a variable name, not a password
+"""Environment variable read for the broker password when the config gives none (keeps it out of `ps`)."""
 _TOPIC_PREFIX = re.compile(r"^[^#+\x00]+$")
 
 
@@ -60,17 +67,47 @@ class BrokerSettings:
     username: str | None = None
     """User name, from the URI or the config."""
     password: str | None = field(default=None, repr=False)
-    """Password, from the URI, the config or `password_file`; kept out of repr and logs."""
+    """Password, from `password_file`, the config, $EDGE_NLU_MQTT_PASSWORD or the URI; kept out of repr and logs."""
+    password_from: str | None = field(default=None, compare=False)
+    """Where the password came from (`password_file`, `password`, `env`, `uri`), for the start-up warnings."""
     protocol: str = "3.1.1"
     """MQTT protocol version: `3.1.1` or `5`."""
     keepalive_s: int = 30
     """Keep-alive interval; the broker publishes the last will after 1.5 times this without traffic."""
     tls: TLSSettings = field(default_factory=TLSSettings)
     """TLS settings."""
-    reconnect_min_s: float = 1.0
-    """First reconnect delay; doubles on every failed try (plus jitter) up to reconnect_max_s."""
-    reconnect_max_s: float = 60.0
-    """Longest reconnect delay."""
+    reconnect_min_s: float = 0.5
+    """First reconnect delay; doubles on every failed try (times a 0.5-1 jitter) up to the cap."""
+    reconnect_max_s: float = 30.0
+    """Longest reconnect delay, once the broker has been away longer than reconnect_recent_s."""
+    reconnect_recent_max_s: float = 2.0
+    """Longest reconnect delay while the broker was connected within reconnect_recent_s: a restart
+    of a few seconds must not leave queries unanswered for a minute."""
+    reconnect_recent_s: float = 300.0
+    """How long after losing the broker the short cap applies."""
+    session_expiry_s: int = 3600
+    """MQTT 5 session expiry: how long the broker keeps our session (and the queries queued for it)
+    while we are away. MQTT 3.1.1 sessions have no expiry (the broker's own setting applies)."""
+
+    @property
+    def loopback(self) -> bool:
+        """The broker is on this machine (credentials never cross a network)."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    def security_warnings(self) -> list[str]:
+        """What the operator should fix; logged at start."""
+        out: list[str] = []
+        if self.password is not None and not self.tls.enabled and not self.loopback:
+            out.append(f"the broker password goes unencrypted over {self.uri}; use mqtts:// (or wss://)")
+        if self.password_from == "uri":  # noqa: S105 - a source name
+            out.append(f"the broker password is in the URI, where `ps` and shell history show it; use "
+                       f"broker.password_file (mode 600) or ${PASSWORD_ENV}")
+        return out
 
     @property
     def uri(self) -> str:
@@ -134,8 +171,9 @@ class ServeSettings:
     """Broker address, credentials, TLS, protocol, backoff."""
     topics: TopicSettings = field(default_factory=TopicSettings)
     """Topic prefixes."""
-    adapters: tuple[str, ...] = ()
-    """Device-state adapters to run, by registry name (`zigbee2mqtt`, `ha_discovery`, `tasmota`, `homie`)."""
+    adapters: tuple[str, ...] = DEFAULT_ADAPTERS
+    """Device-state adapters to run, by registry name; all of them at their standard prefixes unless the
+    config's `adapters:` says otherwise (so `serve --broker URL` alone finds a Zigbee2MQTT home)."""
     adapter_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Options per adapter, passed to `build_adapters`; `base_topic` is the adapter's topic prefix."""
     sites: dict[str, SiteSettings] = field(default_factory=dict)
@@ -164,7 +202,9 @@ class ServeSettings:
                 "protocol": b.protocol, "keepalive_s": b.keepalive_s,
                 "tls": {"ca_file": _s(t.ca_file), "cert_file": _s(t.cert_file), "key_file": _s(t.key_file),
                         "insecure": t.insecure},
-                "reconnect": {"min_s": b.reconnect_min_s, "max_s": b.reconnect_max_s},
+                "session_expiry_s": b.session_expiry_s,
+                "reconnect": {"min_s": b.reconnect_min_s, "max_s": b.reconnect_max_s,
+                              "recent_max_s": b.reconnect_recent_max_s, "recent_s": b.reconnect_recent_s},
             },
             "topics": {"hermes": self.topics.hermes, "edge_nlu": self.topics.edge_nlu},
             "adapters": {name: dict(self.adapter_options.get(name, {})) for name in self.adapters},
@@ -180,12 +220,12 @@ class ServeSettings:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], base_dir: Path | None = None,
-                  broker_uri: str | None = None) -> ServeSettings:
+                  broker_uri: str | None = None, env_password: str | None = None) -> ServeSettings:
         """Validate a config mapping; relative paths are taken from `base_dir` (the config file's folder)."""
         _keys(d, "config", {"broker", "topics", "adapters", "sites", "model_dir", "home", "threads",
                             "min_confidence", "limits", "stats_interval_s", "learning"})
         base = base_dir or Path.cwd()
-        broker = _broker(_section(d, "broker"), base, broker_uri)
+        broker = _broker(_section(d, "broker"), base, broker_uri, env_password)
         top = _section(d, "topics")
         _keys(top, "topics", {"hermes", "edge_nlu"})
         topics = TopicSettings(hermes=_prefix(top, "hermes", "hermes"), edge_nlu=_prefix(top, "edge_nlu", "edge-nlu"))
@@ -221,8 +261,11 @@ class ServeSettings:
         return out
 
 
-def load_serve_settings(broker_uri: str | None, config: Path | None = None) -> ServeSettings:
-    """The entry point's one call: read the config file (YAML, JSON or TOML), apply `--broker`."""
+def load_serve_settings(broker_uri: str | None, config: Path | None = None,
+                        env: Mapping[str, str] | None = None) -> ServeSettings:
+    """The entry point's one call: read the config file (YAML, JSON or TOML), apply `--broker` and
+    $EDGE_NLU_MQTT_PASSWORD (the only environment read; `env` defaults to os.environ)."""
+    env = os.environ if env is None else env
     data: Mapping[str, Any] = {}
     base = Path.cwd()
     if config is not None:
@@ -230,7 +273,7 @@ def load_serve_settings(broker_uri: str | None, config: Path | None = None) -> S
         base = config.resolve().parent
     if broker_uri is None and not isinstance(_section(data, "broker").get("uri"), str):
         raise ConfigError("no broker: give --broker mqtt://HOST:PORT or broker.uri in the config", "no_broker")
-    return ServeSettings.from_dict(data, base_dir=base, broker_uri=broker_uri)
+    return ServeSettings.from_dict(data, base_dir=base, broker_uri=broker_uri, env_password=env.get(PASSWORD_ENV))
 
 
 def read_config_file(path: Path) -> Mapping[str, Any]:
@@ -274,41 +317,81 @@ def _yaml(text: str, path: Path) -> Any:
         raise ConfigError(f"config {path} is not valid YAML: {exc}") from exc
 
 
+def redact_uri(uri: str) -> str:
+    """The URI with any password replaced by `***` (for error messages and logs), even when malformed."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        scheme, rest = "", uri
+    userinfo, at, hostpart = rest.rpartition("@")
+    if not at:
+        return uri
+    user, colon, _ = userinfo.partition(":")
+    return f"{scheme}{sep}{user}{':***' if colon else ''}@{hostpart}"
+
+
 def parse_broker_uri(uri: str) -> tuple[str, str, int, str | None, str | None, str]:
     """`mqtt[s]://[user[:password]@]host[:port]`, `ws[s]://...[/path]` -> (scheme, host, port, user, password, path)."""
+    shown = redact_uri(uri)
     try:
         parts = urlsplit(uri)
         port = parts.port
     except ValueError as exc:
-        raise ConfigError(f"broker URI {uri!r} is not valid: {exc}", "bad_broker_uri") from exc
+        raise ConfigError(f"broker URI {shown!r} is not valid: {str(exc).replace(uri, shown)}",
+                          "bad_broker_uri") from None
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
-        raise ConfigError(f"broker URI {uri!r}: scheme must be one of {', '.join(sorted(SCHEMES))}", "bad_broker_uri")
+        raise ConfigError(f"broker URI {shown!r}: scheme must be one of {', '.join(sorted(SCHEMES))}", "bad_broker_uri")
     if not parts.hostname:
-        raise ConfigError(f"broker URI {uri!r} names no host", "bad_broker_uri")
+        raise ConfigError(f"broker URI {shown!r} names no host", "bad_broker_uri")
     if parts.query or parts.fragment or (parts.path not in ("", "/") and SCHEMES[scheme][2] == "tcp"):
-        raise ConfigError(f"broker URI {uri!r}: only scheme, credentials, host and port are allowed", "bad_broker_uri")
+        raise ConfigError(f"broker URI {shown!r}: only scheme, credentials, host and port are allowed",
+                          "bad_broker_uri")
     user = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password is not None else None
     ws_path = parts.path if SCHEMES[scheme][2] == "websockets" and parts.path else "/mqtt"
     return scheme, parts.hostname, port or SCHEMES[scheme][0], user, password, ws_path
 
 
-def _broker(d: Mapping[str, Any], base: Path, broker_uri: str | None) -> BrokerSettings:
+def read_password_file(path: Path) -> str:
+    """The first line of a file only its owner can read (like ssh with private keys): a password
+    file others can read is refused, not silently used."""
+    try:
+        mode = path.stat().st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigError(f"broker.password_file {path} is accessible by group or others (mode "
+                              f"{stat.S_IMODE(mode):o}); run: chmod 600 {path}", "password_file_permissions")
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"broker.password_file {path}: {exc.strerror or exc}", "password_file_unreadable") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"broker.password_file {path} is not UTF-8 text", "password_file_unreadable") from None
+    lines = text.splitlines()
+    password = lines[0].strip() if lines else ""
+    if not password:
+        raise ConfigError(f"broker.password_file {path} is empty", "password_file_unreadable")
+    return password
+
+
+def _broker(d: Mapping[str, Any], base: Path, broker_uri: str | None,
+            env_password: str | None = None) -> BrokerSettings:
     _keys(d, "broker", {"uri", "client_id", "username", "password", "password_file", "protocol", "keepalive_s",
-                        "tls", "reconnect"})
+                        "tls", "reconnect", "session_expiry_s"})
     uri = broker_uri if broker_uri is not None else d.get("uri", "mqtt://127.0.0.1:1883")
     if not isinstance(uri, str):
         raise ConfigError("broker.uri must be a string like mqtt://host:1883")
-    scheme, host, port, user, password, path = parse_broker_uri(uri)
+    scheme, host, port, user, uri_password, path = parse_broker_uri(uri)
     user = _opt_str(d, "username", "broker.username") or user
-    password = _opt_str(d, "password", "broker.password") or password
     pw_file = _path(d, "password_file", "broker.password_file", base)
+    inline = _opt_str(d, "password", "broker.password")
+    if pw_file is not None and inline is not None:
+        raise ConfigError("broker: give password or password_file, not both")
+    password, source = uri_password, "uri" if uri_password is not None else None
+    if env_password:
+        password, source = env_password, "env"
+    if inline is not None:
+        password, source = inline, "password"
     if pw_file is not None:
-        try:
-            password = pw_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"broker.password_file {pw_file}: {exc}") from exc
+        password, source = read_password_file(pw_file), "password_file"
     if password is not None and user is None:
         raise ConfigError("broker: a password needs a username")
     protocol = str(d.get("protocol", "3.1.1"))
@@ -335,24 +418,37 @@ def _broker(d: Mapping[str, Any], base: Path, broker_uri: str | None) -> BrokerS
     )
     if (tls.cert_file is None) != (tls.key_file is None):
         raise ConfigError("broker.tls: cert_file and key_file go together")
+    if not tls.enabled and (tls.ca_file or tls.cert_file or insecure):
+        raise ConfigError(f"broker.tls is set but broker.uri {redact_uri(uri)!r} is {scheme}:// (no TLS); "
+                          f"use {'mqtts' if scheme == 'mqtt' else 'wss'}:// or remove broker.tls",
+                          "tls_without_tls_uri")
     rec = _section(d, "reconnect", "broker.reconnect")
-    _keys(rec, "broker.reconnect", {"min_s", "max_s"})
-    rmin = float(_num(rec, "min_s", "broker.reconnect.min_s", 1.0, lo=0.01))
-    rmax = float(_num(rec, "max_s", "broker.reconnect.max_s", 60.0, lo=0.01))
+    _keys(rec, "broker.reconnect", {"min_s", "max_s", "recent_max_s", "recent_s"})
+    dflt = BrokerSettings()
+    rmin = float(_num(rec, "min_s", "broker.reconnect.min_s", dflt.reconnect_min_s, lo=0.01))
+    rmax = float(_num(rec, "max_s", "broker.reconnect.max_s", dflt.reconnect_max_s, lo=0.01))
+    recent_max = float(_num(rec, "recent_max_s", "broker.reconnect.recent_max_s", dflt.reconnect_recent_max_s,
+                            lo=0.01))
+    recent = float(_num(rec, "recent_s", "broker.reconnect.recent_s", dflt.reconnect_recent_s, lo=0.0))
     if rmax < rmin:
         raise ConfigError("broker.reconnect: max_s must be at least min_s")
+    if recent_max < rmin:
+        raise ConfigError("broker.reconnect: recent_max_s must be at least min_s")
     return BrokerSettings(
         host=host, port=port, transport=SCHEMES[scheme][2], ws_path=path, client_id=client_id, username=user,
-        password=password, protocol=protocol,
+        password=password, password_from=source, protocol=protocol,
+        session_expiry_s=int(_num(d, "session_expiry_s", "broker.session_expiry_s", dflt.session_expiry_s,
+                                  integer=True, lo=1, hi=2**32 - 2)),
         keepalive_s=int(_num(d, "keepalive_s", "broker.keepalive_s", 30, integer=True, lo=5, hi=65535)),
-        tls=tls, reconnect_min_s=rmin, reconnect_max_s=rmax,
+        tls=tls, reconnect_min_s=rmin, reconnect_max_s=rmax, reconnect_recent_max_s=recent_max,
+        reconnect_recent_s=recent,
     )
 
 
 def _adapters(raw: Any) -> tuple[tuple[str, ...], dict[str, dict[str, Any]]]:
-    """`adapters: {name: {options} | true | false | null}` or a plain list of names."""
+    """`adapters: {name: {options} | true | false | null}` or a plain list of names; absent: all defaults."""
     if raw is None:
-        return (), {}
+        return DEFAULT_ADAPTERS, {name: {} for name in DEFAULT_ADAPTERS}
     if isinstance(raw, list):
         raw = {name: {} for name in raw}
     if not isinstance(raw, dict):

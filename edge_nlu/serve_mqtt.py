@@ -2,8 +2,13 @@
 
 - last will `<edge-nlu>/status` = `offline` (retained), `online` (retained) on every connect;
 - every subscription is made again on every connect, so retained messages rebuild the home;
-- exponential reconnect backoff (paho's) plus random jitter (paho adds none), so that many
-  satellites' services do not hammer a restarted broker in lock step;
+- a persistent session (MQTT 5: clean start on the first connect only, session expiry; 3.1.1: one
+  clean connect at start, then clean_session=0) with QoS 1 Hermes subscriptions, so the broker queues
+  queries that arrive while we are away and hands them over when we are back;
+- our own reconnect loop (paho's hides why a connect failed): each distinct failure reason (refused,
+  DNS, TLS verification, CONNACK code) is logged once; the backoff stays short (<= `recent_max_s`)
+  while the broker was seen recently and grows to `max_s` only after a long absence, with jitter so
+  that many satellites' services do not hammer a restarted broker in lock step;
 - bad credentials stop the service instead of retrying forever (as Home Assistant does);
 - TCP_NODELAY on our socket: small request/answer packets must not wait on delayed ACKs;
 - callbacks only hand messages over; nothing slow runs on the network thread.
@@ -17,11 +22,14 @@ import random
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from .errors import EdgeNLUError
@@ -35,6 +43,8 @@ AUTH_FAILURES = {134, 135}
 """CONNACK reason codes that retrying will not fix: bad user name or password, not authorized."""
 MAX_OUT_QUEUE = 10000
 """QoS 1 answers kept while the broker is away; paho resends them on reconnect."""
+MAX_REASONS = 64
+"""Distinct failure reasons remembered for log-once."""
 
 OnMessage = Callable[[str | None, bytes, bool], None]
 """(topic, or None when it is not valid UTF-8; payload; retained)."""
@@ -46,8 +56,26 @@ class BrokerError(EdgeNLUError):
     code = "broker_refused"
 
 
+def failure_reason(exc: BaseException, broker: BrokerSettings) -> str:
+    """Why a connect attempt failed, in words an operator can act on."""
+    where = broker.uri
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS: the broker's certificate is not trusted ({exc.verify_message}); set broker.tls.ca_file"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake failed ({exc.reason or exc})"
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve {broker.host!r} ({exc.strerror})"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"connection refused: nothing listens on {where}"
+    if isinstance(exc, TimeoutError):
+        return f"no answer from {where} (timed out)"
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
 class MqttLink:
-    """One paho client, started and stopped by the service."""
+    """One paho client on its own network thread, started and stopped by the service."""
 
     def __init__(self, broker: BrokerSettings, status_topic: str, on_message: OnMessage,
                  topics: Callable[[], list[str]], on_connected: Callable[[], None] | None = None) -> None:
@@ -65,14 +93,20 @@ class MqttLink:
         """Set when the broker refused the credentials; the service then stops."""
         self.connects = 0
         """Successful connections so far (reconnects included)."""
+        self.last_seen = 0.0
+        """Monotonic time the broker was last connected (0: never); keeps the backoff short after it."""
+        self._attempt = 0
+        self._reasons: set[str] = set()
+        self._thread: threading.Thread | None = None
         self.client = self._make_client()
 
-    def _make_client(self) -> mqtt.Client:
+    def _make_client(self, clean: bool = False) -> mqtt.Client:
         b = self.broker
         v5 = b.protocol == "5"
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=b.client_id, transport=b.transport,  # type: ignore[arg-type]
-            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311, clean_session=None if v5 else True,
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311, clean_session=None if v5 else clean,
+            reconnect_on_failure=False,  # our loop reconnects: it knows why a try failed
         )
         client.suppress_exceptions = True  # our callbacks catch their own; never let one kill the loop
         client.enable_logger(logging.getLogger("edge_nlu.serve.paho"))
@@ -82,15 +116,21 @@ class MqttLink:
             client.username_pw_set(b.username, b.password)
         if b.tls.enabled:
             client.tls_set_context(self._tls_context())
+        if clean:
+            return client
         client.will_set(self.status_topic, "offline", qos=1, retain=True)
-        # paho's annotation says int; it does plain float arithmetic with these, and tests need sub-second delays
-        client.reconnect_delay_set(b.reconnect_min_s, b.reconnect_max_s)  # type: ignore[arg-type]
         client.max_queued_messages_set(MAX_OUT_QUEUE)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
-        client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
         client.on_socket_open = self._on_socket_open
+        props = None
+        if v5:
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = int(b.session_expiry_s)
+        # MQTT 5: a fresh session on the first connect (nothing stale from a previous run), resumed after
+        client.connect_async(b.host, b.port, keepalive=b.keepalive_s, clean_start=mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+                             properties=props)
         return client
 
     def _tls_context(self) -> ssl.SSLContext:
@@ -108,13 +148,14 @@ class MqttLink:
     # --- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Connect in the background; paho's thread retries the first connection too."""
-        b = self.broker
-        self.client.connect_async(b.host, b.port, keepalive=b.keepalive_s)
-        self.client.loop_start()
+        """Connect in the background; the network thread retries the first connection too."""
+        for warning in self.broker.security_warnings():
+            log.warning("%s", warning)
+        self._thread = threading.Thread(target=self._run, name="edge-nlu-mqtt", daemon=True)
+        self._thread.start()
 
     def stop(self, timeout: float = 2.0) -> None:
-        """Say `offline` (retained), disconnect cleanly, stop the network thread."""
+        """Say `offline` (retained), end the session (nothing should queue for a stopped service), disconnect."""
         self._stop.set()
         if self._connected.is_set():
             info = self.client.publish(self.status_topic, "offline", qos=1, retain=True)
@@ -122,8 +163,13 @@ class MqttLink:
                 info.wait_for_publish(timeout)
             except (ValueError, RuntimeError) as exc:
                 log.warning("could not publish offline status: %s", exc)
-        self.client.disconnect()
-        self.client.loop_stop()
+        props = None
+        if self.broker.protocol == "5":
+            props = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = 0
+        self.client.disconnect(properties=props)
+        if self._thread is not None:
+            self._thread.join(timeout + 6.0)  # a connect in progress times out after paho's 5 s
         self._connected.clear()
 
     @property
@@ -132,6 +178,62 @@ class MqttLink:
 
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
+
+    def _run(self) -> None:
+        """Connect, serve until the connection ends, wait a little, again; until stop() or fatal."""
+        if self.broker.protocol != "5":
+            self._discard_old_session()
+        while not self._stop.is_set():
+            try:
+                self.client.reconnect()
+            except Exception as exc:  # OSError, ssl.SSLError, websocket handshake errors, ...
+                self._failed(failure_reason(exc, self.broker))
+                self._backoff()
+                continue
+            self.client.loop_forever()
+            if self._stop.is_set() or self.fatal is not None:
+                return
+            self._backoff()
+
+    def _discard_old_session(self) -> None:
+        """MQTT 3.1.1 has no 'clean start first only': one clean connect ends a session a previous run
+        left behind (with queries queued long ago), so the persistent session starts empty."""
+        done = threading.Event()
+        while not self._stop.is_set():
+            tmp = self._make_client(clean=True)
+            tmp.on_connect = lambda *a: done.set()
+            try:
+                tmp.connect(self.broker.host, self.broker.port, keepalive=self.broker.keepalive_s)
+            except Exception as exc:
+                self._failed(failure_reason(exc, self.broker))
+                self._backoff()
+                continue
+            tmp.loop_start()
+            done.wait(5.0)
+            tmp.disconnect()
+            tmp.loop_stop()
+            return
+
+    def _failed(self, reason: str) -> None:
+        """Log each distinct reason once per outage; repeats go to debug."""
+        if reason in self._reasons or len(self._reasons) >= MAX_REASONS:
+            log.debug("cannot connect to %s: %s; retrying", self.broker.uri, reason)
+            return
+        self._reasons.add(reason)
+        log.warning("cannot connect to %s: %s; retrying (logged once per reason)", self.broker.uri, reason)
+
+    def next_delay(self) -> float:
+        """Exponential from min_s, capped at recent_max_s while the broker was seen within recent_s
+        (an outage of a few seconds costs at most that), at max_s after; times a jitter of 0.5-1."""
+        b = self.broker
+        recent = self.last_seen > 0 and time.monotonic() - self.last_seen < b.reconnect_recent_s
+        cap = min(b.reconnect_recent_max_s, b.reconnect_max_s) if recent else b.reconnect_max_s
+        delay = min(cap, b.reconnect_min_s * 2 ** min(self._attempt, 30))
+        self._attempt += 1
+        return float(delay * random.uniform(0.5, 1.0))  # noqa: S311 - timing jitter, not crypto
+
+    def _backoff(self) -> None:
+        self._stop.wait(self.next_delay())
 
     # --- outgoing ----------------------------------------------------------------------------
 
@@ -149,6 +251,16 @@ class MqttLink:
         if not self._connected.is_set():
             return
         self._subscribe(list(topics))
+
+    def unsubscribe(self, topics: Iterable[str]) -> None:
+        """Unsubscribe now if connected; `topics()` no longer names them on the next connect."""
+        if not self._connected.is_set():
+            return
+        unique = list(dict.fromkeys(topics))
+        for i in range(0, len(unique), SUBSCRIBE_CHUNK):
+            rc, _ = self.client.unsubscribe(unique[i:i + SUBSCRIBE_CHUNK])
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                return
 
     def _subscribe(self, topics: list[str]) -> None:
         unique = list(dict.fromkeys(topics))
@@ -174,16 +286,22 @@ class MqttLink:
         try:
             if reason.is_failure:
                 if reason.value in AUTH_FAILURES:
-                    self.fatal = BrokerError(f"broker {self.broker.uri} refused the login: {reason}", "broker_auth")
+                    self.fatal = BrokerError(f"broker {self.broker.uri} refused the login: {reason} "
+                                             f"(CONNACK {reason.value})", "broker_auth")
                     log.error("%s; not retrying", self.fatal.message)
                     self._stop.set()
-                    client.disconnect()
                 else:
-                    log.warning("broker %s refused the connection: %s", self.broker.uri, reason)
+                    self._failed(f"the broker refused the connection: {reason} (CONNACK {reason.value})")
+                client.disconnect()
                 return
             self.connects += 1
+            self._attempt = 0
+            self._reasons.clear()
+            self.last_seen = time.monotonic()
             self._connected.set()
-            log.info("connected to %s (connection %d)", self.broker.uri, self.connects)
+            resumed = bool(getattr(flags, "session_present", False))
+            log.info("connected to %s (connection %d%s)", self.broker.uri, self.connects,
+                     ", session resumed" if resumed else "")
             # subscribe first: the broker handles one connection's packets in order, so a satellite
             # that sees `online` can rely on its next query being heard
             self._subscribe(self._topics())
@@ -197,19 +315,12 @@ class MqttLink:
                        properties: Any) -> None:
         was = self._connected.is_set()
         self._connected.clear()
+        if was:
+            self.last_seen = time.monotonic()
         if self._stop.is_set():
             return
         if was:
             log.warning("lost the broker %s (%s); reconnecting", self.broker.uri, reason)
-        self._jitter()
-
-    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
-        log.debug("cannot reach %s; retrying", self.broker.uri)
-        self._jitter()
-
-    def _jitter(self) -> None:
-        """Random extra wait before paho's own backoff; interruptible by stop()."""
-        self._stop.wait(random.uniform(0, self.broker.reconnect_min_s))  # noqa: S311 - timing jitter, not crypto
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         try:

@@ -14,6 +14,12 @@ class AdapterError(EdgeNLUError):
     code = "bad_device_message"
 
 
+class CapReached(AdapterError):
+    """A configured cap refused the message; the adapter has logged it once, the service only counts it."""
+
+    code = "adapter_cap"
+
+
 class Adapter(Protocol):
     """A topic convention. `handle` is pure: payload in, updates out; it never touches the network."""
 
@@ -30,4 +36,8 @@ class Adapter(Protocol):
 
     def extra_subscriptions(self) -> list[str]:
         """Topics learned from messages (HA discovery configs name their state topics)."""
+        ...
+
+    def take_subscription_changes(self) -> tuple[list[str], list[str]]:
+        """(topics learned, topics forgotten) since the last call; both empty for fixed conventions."""
         ...

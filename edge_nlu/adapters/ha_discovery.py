@@ -9,6 +9,7 @@ and Tasmota publish.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,7 +36,9 @@ from ._common import (
     topic_option,
 )
 from ._ha_values import ABBREVIATIONS, RESERVED, ROLES, TEMPLATES, as_text, read_value, template_path
-from .base import AdapterError
+from .base import AdapterError, CapReached
+
+log = logging.getLogger("edge_nlu.adapters.ha_discovery")
 
 COMPONENTS = frozenset({
     "alarm_control_panel", "binary_sensor", "button", "camera", "climate", "cover", "device_tracker", "event",
@@ -56,17 +59,22 @@ class HaDiscoveryConfig:
     max_payload_bytes: int = 256 << 10
     """Largest config or state payload read."""
     max_configs: int = 5000
-    """Most discovered entities; further configs are refused."""
+    """Most discovered entities; further configs are refused (a warning is logged once)."""
+    max_configs_per_node: int = 512
+    """Most discovered entities per node id (`<prefix>/<component>/<node_id>/<object_id>/config`), so
+    one runaway publisher cannot take the whole `max_configs` budget (a warning is logged once per node)."""
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> HaDiscoveryConfig:
         name = HaDiscoveryAdapter.name
-        check_keys(options, NAMING_KEYS | {"base_topic", "max_payload_bytes", "max_configs"}, name)
+        check_keys(options, NAMING_KEYS | {"base_topic", "max_payload_bytes", "max_configs", "max_configs_per_node"},
+                   name)
         return cls(
             base_topic=topic_option(options, "base_topic", cls.base_topic, name),
             naming=Naming.from_options(options, name),
             max_payload_bytes=int_option(options, "max_payload_bytes", cls.max_payload_bytes, name),
             max_configs=int_option(options, "max_configs", cls.max_configs, name),
+            max_configs_per_node=int_option(options, "max_configs_per_node", cls.max_configs_per_node, name),
         )
 
 
@@ -84,6 +92,8 @@ class _Discovered:
     """Role (`state`, `json_attributes`, `availability:0`, ...) -> topic."""
     attr_keys: set[str] = field(default_factory=set)
     """Attribute keys sent so far: the home merges attributes, so the cap must hold across messages."""
+    node: str = ""
+    """Node id from the config topic (empty without one), for the per-node cap."""
 
 
 def expand(conf: Mapping[str, Any]) -> dict[str, Any]:
@@ -129,6 +139,15 @@ class HaDiscoveryAdapter:
         self._by_key: dict[str, _Discovered] = {}
         self._ids: dict[str, str] = {}
         self._routes: dict[str, list[tuple[str, str]]] = {}
+        """Exact topic -> (config key, role): one dict lookup per message, however many configs."""
+        self._per_node: dict[str, int] = {}
+        self._suffix: dict[str, int] = {}
+        """Entity id -> next free `_<n>` suffix for colliding names."""
+        self._components: dict[str, set[str]] = {}
+        """Device config key -> its components' keys (`<key>#<cid>`), so removal needs no scan."""
+        self._added: set[str] = set()
+        self._removed: set[str] = set()
+        self._warned: set[str] = set()
         self._lock = threading.Lock()
 
     def subscriptions(self) -> list[str]:
@@ -138,6 +157,31 @@ class HaDiscoveryAdapter:
     def extra_subscriptions(self) -> list[str]:
         with self._lock:
             return sorted(self._routes)
+
+    def take_subscription_changes(self) -> tuple[list[str], list[str]]:
+        """(learned topics, forgotten topics) since the last call: the service's routing table
+        follows them per message without re-reading (or re-sorting) every learned topic."""
+        with self._lock:
+            added, removed = sorted(self._added), sorted(self._removed)
+            self._added.clear()
+            self._removed.clear()
+            return added, removed
+
+    def _route(self, topic: str, key: str, role: str) -> None:
+        routes = self._routes.get(topic)
+        if routes is None:
+            self._routes[topic] = [(key, role)]
+            if topic in self._removed:
+                self._removed.discard(topic)
+            else:
+                self._added.add(topic)
+        else:
+            routes.append((key, role))
+
+    def _warn_once(self, key: str, msg: str, *args: Any) -> None:
+        if key not in self._warned and len(self._warned) < 1024:
+            self._warned.add(key)
+            log.warning(msg, *args)
 
     def handle(self, topic: str, payload: bytes) -> list[EntityUpdate]:
         parts = split_topic(topic)
@@ -160,8 +204,7 @@ class HaDiscoveryAdapter:
             return []
         key = topic[: -len("/config")]
         if not payload:
-            return [u for k in [k for k in self._by_key if k == key or k.startswith(key + "#")]
-                    for u in self._drop(k)]
+            return [u for k in [key, *sorted(self._components.get(key, ()))] for u in self._drop(k)]
         conf = expand(json_object(payload, self.config.max_payload_bytes))
         if component != "device":
             return self._discover(key, component, conf, rest)
@@ -184,14 +227,22 @@ class HaDiscoveryAdapter:
                 out += self._discover(sub_key, str(platform), expand({**shared, **cmp}), [str(platform), cid])
             except AdapterError:
                 continue
-        for k in [k for k in self._by_key if k.startswith(key + "#") and k not in wanted]:
+        for k in sorted(self._components.get(key, set()) - wanted):
             out += self._drop(k)
         return out
 
     def _discover(self, key: str, component: str, conf: dict[str, Any], rest: list[str]) -> list[EntityUpdate]:
         old = self._by_key.get(key)
+        node = rest[1] if len(rest) == 4 else ""
         if old is None and len(self._by_key) >= self.config.max_configs:
-            raise AdapterError(f"more than {self.config.max_configs} discovery configs")
+            self._warn_once("<max_configs>", "ha_discovery: %d discovery configs reached (max_configs); further "
+                            "configs are refused", self.config.max_configs)
+            raise CapReached(f"more than {self.config.max_configs} discovery configs")
+        if old is None and node and self._per_node.get(node, 0) >= self.config.max_configs_per_node:
+            self._warn_once(f"<node:{node}>", "ha_discovery: node %r has %d discovery configs "
+                            "(max_configs_per_node); further configs from it are refused", node[:80],
+                            self.config.max_configs_per_node)
+            raise CapReached(f"more than {self.config.max_configs_per_node} discovery configs for node {node!r}")
         raw_device = conf.get("device")
         device: dict[str, Any] = raw_device if isinstance(raw_device, dict) else {}
         dev_name = short_str(device.get("name"))
@@ -206,10 +257,13 @@ class HaDiscoveryAdapter:
         eid = entity_id(domain, obj or friendly or uid or "_".join(rest[1:-1]))
         if old is not None and old.entity_id.split(".", 1)[0] == domain and slug(eid) == slug(old.entity_id):
             eid = old.entity_id
-        n = 2
-        base_eid = eid
-        while self._ids.get(eid, key) != key:
-            eid, n = f"{base_eid}_{n}", n + 1
+        if self._ids.get(eid, key) != key:
+            base_eid, n = eid, self._suffix.get(eid, 2)  # start past the suffixes taken: no rescan per config
+            while self._ids.get(eid := f"{base_eid}_{n}", key) != key:
+                n += 1
+            if len(self._suffix) >= 4 * self.config.max_configs:
+                self._suffix.clear()
+            self._suffix[base_eid] = n + 1
         topics: dict[str, str] = {}
         for role, conf_key in ROLES.items():
             if (t := _learned_topic(conf.get(conf_key))) is not None:
@@ -226,11 +280,16 @@ class HaDiscoveryAdapter:
         elif old is not None:
             self._unroute(key, old)
         kept = set(old.attr_keys) if old is not None and old.entity_id == eid else set()
-        item = _Discovered(eid, component, conf, topics, kept)
+        item = _Discovered(eid, component, conf, topics, kept, node)
+        if key not in self._by_key:
+            if node:
+                self._per_node[node] = self._per_node.get(node, 0) + 1
+            if "#" in key:
+                self._components.setdefault(key.split("#", 1)[0], set()).add(key)
         self._by_key[key] = item
         self._ids[eid] = key
         for role, t in topics.items():
-            self._routes.setdefault(t, []).append((key, role))
+            self._route(t, key, role)
         attrs = clean_attributes({k: conf[k] for k in ("device_class", "unit_of_measurement") if conf.get(k)})
         item.attr_keys |= set(attrs)
         area = self.config.naming.area(friendly, dev_name, uid, eid.split(".", 1)[1])
@@ -245,14 +304,30 @@ class HaDiscoveryAdapter:
             left = [r for r in self._routes.get(t, []) if r[0] != key]
             if left:
                 self._routes[t] = left
-            else:
-                self._routes.pop(t, None)
+            elif self._routes.pop(t, None) is not None:
+                if t in self._added:
+                    self._added.discard(t)
+                else:
+                    self._removed.add(t)
 
     def _drop(self, key: str) -> list[EntityUpdate]:
         item = self._by_key.pop(key, None)
         if item is None:
             return []
         self._unroute(key, item)
+        if "#" in key:
+            parent = key.split("#", 1)[0]
+            siblings = self._components.get(parent)
+            if siblings is not None:
+                siblings.discard(key)
+                if not siblings:
+                    del self._components[parent]
+        if item.node:
+            left = self._per_node.get(item.node, 1) - 1
+            if left > 0:
+                self._per_node[item.node] = left
+            else:
+                self._per_node.pop(item.node, None)
         if self._ids.get(item.entity_id) == key:
             del self._ids[item.entity_id]
         return [EntityUpdate(entity_id=item.entity_id, remove=True, source=self.name)]

@@ -107,6 +107,9 @@ class HomieAdapter:
     def extra_subscriptions(self) -> list[str]:
         return []
 
+    def take_subscription_changes(self) -> tuple[list[str], list[str]]:
+        return [], []
+
     def handle(self, topic: str, payload: bytes) -> list[EntityUpdate]:
         parts = split_topic(topic)
         base = self.config.base_topic.split("/")

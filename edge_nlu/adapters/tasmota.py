@@ -175,6 +175,9 @@ class TasmotaAdapter:
     def extra_subscriptions(self) -> list[str]:
         return []
 
+    def take_subscription_changes(self) -> tuple[list[str], list[str]]:
+        return [], []
+
     def handle(self, topic: str, payload: bytes) -> list[EntityUpdate]:
         match = self._topic_re.match(topic) if split_topic(topic) is not None else None
         if match is None:

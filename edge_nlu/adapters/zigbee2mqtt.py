@@ -173,6 +173,9 @@ class Zigbee2MqttAdapter:
     def extra_subscriptions(self) -> list[str]:
         return []
 
+    def take_subscription_changes(self) -> tuple[list[str], list[str]]:
+        return [], []
+
     def handle(self, topic: str, payload: bytes) -> list[EntityUpdate]:
         base = self.config.base_topic + "/"
         if split_topic(topic) is None or not topic.startswith(base):
