@@ -24,9 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import paho.mqtt.client as mqtt
-
-from .adapters.base import Adapter, AdapterError
+from .adapters.base import Adapter, AdapterError, CapReached
 from .errors import ConfigError, EdgeNLUError
 from .hermes import (
     HermesQuery,
@@ -43,6 +41,7 @@ from .live_home import EntityUpdate, LiveHome
 from .pipeline import EdgeNLU
 from .serve_config import ServeSettings
 from .serve_mqtt import MqttLink
+from .serve_routes import TopicRoutes
 
 log = logging.getLogger("edge_nlu.serve")
 
@@ -91,7 +90,7 @@ class Service:
         base = Home.load(settings.home_path) if settings.home_path else Home()
         self.home = LiveHome(base, max_entities=lim.max_devices)
         self.adapters: list[Adapter] = adapters if adapters is not None else build_adapters(settings)
-        self._filters: list[list[str]] = [list(a.subscriptions()) for a in self.adapters]
+        self._routes = TopicRoutes(a.subscriptions() for a in self.adapters)
         self.history = SessionHistory(lim.history_turns, lim.max_sessions, lim.session_ttl_s)
         t = settings.topics
         self.query_topic = f"{t.hermes}/nlu/query"
@@ -189,8 +188,7 @@ class Service:
         topics = [self.query_topic, self.session_ended_topic]
         if self.learning is not None:
             topics.extend(self.learning.topics())
-        for filters in self._filters:
-            topics.extend(filters)
+        topics.extend(self._routes.filters())
         return topics
 
     def _on_message(self, topic: str | None, payload: bytes, retained: bool) -> None:
@@ -276,27 +274,38 @@ class Service:
             self._session_ended(payload)
             return []
         out: list[EntityUpdate] = []
-        matched = False
-        for adapter, filters in zip(self.adapters, self._filters, strict=True):
-            if not any(mqtt.topic_matches_sub(f, topic) for f in filters):
-                continue
-            matched = True
+        matched = self._routes.match(topic)
+        for i in matched:
+            adapter = self.adapters[i]
             try:
                 out.extend(adapter.handle(topic, payload))
+            except CapReached:
+                self._count("rejected")  # the adapter logged the cap once
             except AdapterError as exc:
                 self._count("adapter_errors")
                 self._count("rejected")
                 self._log_once(topic, "%s: unusable message on %s: %s", adapter.name, topic, exc.message[:300])
-                continue
-            new = [t for t in adapter.extra_subscriptions() if t not in filters]
-            if new:
-                filters.extend(new)
-                self.link.subscribe(new)
+            self._follow_subscriptions(i)
         if not matched:
             self._count("ignored")
         elif retained:
             self._count("retained")
         return out
+
+    def _follow_subscriptions(self, i: int) -> None:
+        """Route (and subscribe to) the topics adapter `i` learned; drop those it forgot."""
+        take = getattr(self.adapters[i], "take_subscription_changes", None)
+        if take is None:
+            return
+        added, removed = take()
+        if added:
+            new = self._routes.add(i, added)
+            if new:
+                self.link.subscribe(new)
+        if removed:
+            gone = self._routes.remove(i, removed)
+            if gone:
+                self.link.unsubscribe(gone)
 
     def _session_ended(self, payload: bytes) -> None:
         try:
@@ -393,11 +402,43 @@ class Service:
         self.link.publish(f"{self.settings.topics.edge_nlu}/result/{site}", result)
 
     def _stats_loop(self) -> None:
+        self._census()
         interval = self.settings.stats_interval_s
         if interval <= 0:
             return
         while not self._stop.wait(interval):
             log.info("edge-nlu counters: %s", self.counters())
+
+    def _census(self, quiet_s: float = 1.0, max_s: float = 10.0) -> dict[str, int] | None:
+        """Once the retained burst after the first connect has settled (no device message for `quiet_s`,
+        all applied; at most `max_s`), log what each adapter found and warn when the home is empty:
+        a wrong base_topic or broker otherwise only shows as answers that find nothing."""
+        while not self.link.connected:
+            if self._stop.wait(0.1):
+                return None
+        start = time.monotonic()
+        seen, since = -1, start
+        while time.monotonic() - start < max_s:
+            if self._stop.wait(0.1):
+                return None
+            now, enq = time.monotonic(), self._enqueued
+            if enq != seen:
+                seen, since = enq, now
+            elif now - since >= quiet_s and self._applied >= enq:
+                break
+        found = self.home.entities_by_source()
+        per = {a.name: found.get(a.name, 0) for a in self.adapters}
+        listening = ", ".join(f"{a.name} at {' '.join(a.subscriptions())}" for a in self.adapters) or "no adapters"
+        if sum(per.values()):
+            log.info("devices found after start: %s entities (%s); listening: %s", sum(per.values()),
+                     ", ".join(f"{k} {v}" for k, v in per.items()), listening)
+        else:
+            known = len(self.home)
+            log.warning("no devices found on %s after %.0f s (listening: %s)%s; commands will find nothing to "
+                        "act on. Check the broker and each adapter's base_topic in the config's adapters section",
+                        self.settings.broker.uri, time.monotonic() - start, listening,
+                        f"; only the {known} entities of the home file" if known else "")
+        return per
 
 
 def build_adapters(settings: ServeSettings) -> list[Adapter]:
