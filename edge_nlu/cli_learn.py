@@ -20,7 +20,8 @@ def add_parsers(sub: Any) -> None:
     for p in (lp, fp):
         p.add_argument("--config", type=Path, help="the serve config whose `learning:` section names the store")
         p.add_argument("--store", type=Path, help="the interaction store file (instead of --config)")
-    lp.add_argument("--list", action="store_true", help="list learned rewrites and taught preferences, mine nothing")
+    lp.add_argument("--list", action="store_true", help="list learned rewrites, taught preferences and the audit log "
+                                                        "(what was learned, when, from whom), mine nothing")
     lp.add_argument("--json", action="store_true", help="print the report as JSON")
     fp.add_argument("--user", help="only this user's turns, personal rewrites and preferences")
     fp.add_argument("--before", help="only data recorded before this ISO date or time (local time)")
@@ -60,14 +61,20 @@ def run_learn(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         if args.list:
             rewrites = [r.to_dict() for r in store.rewrites()]
             prefs = store.preferences(None)
+            audit = store.audit()
             if args.json:
-                out.write(json.dumps({"rewrites": rewrites, "preferences": [p.to_dict() for p in prefs]}) + "\n")
+                out.write(json.dumps({"rewrites": rewrites, "preferences": [p.to_dict() for p in prefs],
+                                      "audit": audit}) + "\n")
             else:
                 for r in rewrites:
                     who = f" (user {r['user']})" if r["user"] else ""
                     out.write(f"{r['source']}{who}: {r['src']!r} -> {r['dst']!r}  score {r['score']:.2f}\n")
                 for line in describe(prefs):
                     out.write(line + "\n")
+                if audit:
+                    out.write("audit (request time, what, from whom):\n")
+                for e in audit:
+                    out.write(audit_line(e) + "\n")
             return 0
         report = mine_store(store, settings)
     report.pop("user_list", None)
@@ -76,11 +83,23 @@ def run_learn(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     else:
         out.write(f"learned {report['precomputed']} precomputed and {report['personal']} personal rewrites from "
                   f"{report['chains']} rephrase chains of {report['users']} users in {report['seconds']} s "
-                  f"({report['pruned']} old turns pruned)\n")
+                  f"({report['pruned']} old turns pruned, {report['guard_dropped']} unsafe rewrites dropped, "
+                  f"{report['demoted']} kept personal for lack of distinct users or satellites)\n")
     return 0
 
 
+def audit_line(e: dict[str, Any]) -> str:
+    """One audit entry for people: when (request time, local), event, kind, src -> dst, who, where, why."""
+    when = datetime.fromtimestamp(float(e["ts"])).isoformat(sep=" ", timespec="seconds")
+    what = f"{e['src']!r}" + (f" -> {e['dst']!r}" if e.get("dst") else "")
+    who = ",".join(e.get("users") or []) or "-"
+    where = ",".join(e.get("sites") or []) or "-"
+    why = f"  ({e['reason']})" if e.get("reason") else ""
+    return f"  {when}  {e['event']:<9} {e['kind']:<11} {what}  users {who}  sites {where}{why}"
+
+
 def run_forget(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    from .learn.engine import forget_store
     from .learn.store import InteractionStore
 
     settings = learn_settings(args.config, args.store)
@@ -89,6 +108,6 @@ def run_forget(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         out.write("nothing to forget: no interaction store yet\n")
         return 0
     with InteractionStore(Path(settings.store), retention_days=settings.retention_days) as store:
-        counts = store.forget(user=args.user, before=before)
+        counts = forget_store(store, settings, user=args.user, before=before)
     out.write("forgot " + ", ".join(f"{n} {table}" for table, n in counts.items()) + "\n")
     return 0

@@ -6,10 +6,12 @@ relative to the queries (a barge-in marks the turn that was being spoken, not a 
 
 from __future__ import annotations
 
+import hmac
 import itertools
 import json
 import logging
 import time
+from collections import OrderedDict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,10 @@ log = logging.getLogger("edge_nlu.serve")
 
 ASK_PREFIX = "edge-nlu-ask-"
 FEEDBACK_SIGNALS = ("positive", "negative", "correction")
+MAX_TRACKED = 1024
+"""Sites whose unfinished TTS, and queries whose answer time, are remembered (oldest dropped first)."""
+SPEAKING_TTL_S = 300.0
+"""An unfinished `tts/say` older than this (host clock) no longer makes the next query a barge-in."""
 
 
 def request_ts(when: str | None) -> float:
@@ -42,7 +48,8 @@ class LearningBridge:
 
     def __init__(self, settings: LearnSettings, nlu: EdgeNLU, hermes: str, edge_nlu: str) -> None:
         self.settings = settings
-        self.store = InteractionStore(Path(settings.store), retention_days=settings.retention_days)
+        # resilient: a corrupt, read-only, full or deleted store degrades learning, never the answers
+        self.store = InteractionStore(Path(settings.store), retention_days=settings.retention_days, resilient=True)
         self.engine = SelfLearning(nlu, self.store, settings)
         self.feedback_topic = f"{edge_nlu}/feedback"
         self.session_ended_topic = f"{hermes}/dialogueManager/sessionEnded"
@@ -50,7 +57,10 @@ class LearningBridge:
         self.say_topic = f"{hermes}/tts/say"
         self.say_finished_topic = f"{hermes}/tts/sayFinished"
         self._hermes = hermes
-        self._speaking: dict[str, tuple[str | None, str | None]] = {}  # site -> (session, say id) not finished
+        # site -> (session, say id, monotonic time) of a say not finished yet; bounded, entries expire
+        self._speaking: OrderedDict[str, tuple[str | None, str | None, float]] = OrderedDict()
+        # query id -> monotonic time it was answered: a correction must follow its answer closely
+        self._answered: OrderedDict[str, float] = OrderedDict()
         self._ask_ids = itertools.count(1)
         self._last_learn = time.monotonic()
 
@@ -72,14 +82,7 @@ class LearningBridge:
         site = data.get("siteId") if isinstance(data.get("siteId"), str) else None
         session = data.get("sessionId") if isinstance(data.get("sessionId"), str) else None
         if topic == self.feedback_topic:
-            qid, signal, text = data.get("id"), data.get("signal"), data.get("text")
-            if not isinstance(qid, str) or signal not in FEEDBACK_SIGNALS:
-                return f"feedback needs a string id and a signal in {FEEDBACK_SIGNALS}"
-            if text is not None and not isinstance(text, str):
-                return "feedback text must be a string"
-            if not self.engine.feedback(qid, signal, arrival, text):
-                return f"no recorded query with id {qid!r}"
-            return None
+            return self._feedback(data, site)
         if topic == self.session_ended_topic:
             term = data.get("termination")
             reason = term.get("reason") if isinstance(term, dict) else None
@@ -88,8 +91,8 @@ class LearningBridge:
             return None
         if topic == self.not_recognized_topic:
             qid = data.get("id")
-            if isinstance(qid, str):
-                self.engine.not_recognized(qid, arrival)
+            if isinstance(qid, str):  # our own answers come back here too; the engine marks a turn once
+                self.engine.not_recognized(qid, None, site)
             return None
         if site is None:
             return "siteId missing"
@@ -97,17 +100,46 @@ class LearningBridge:
         if say_id is not None and say_id.startswith(ASK_PREFIX):
             return None  # our own question
         if topic == self.say_topic:
-            self._speaking[site] = (session, say_id)
+            if self.engine.site_allowed(site):
+                _put(self._speaking, site, (session, say_id, time.monotonic()))
         elif topic == self.say_finished_topic:
             self._speaking.pop(site, None)
         return None
 
+    def _feedback(self, data: dict[str, Any], site: str | None) -> str | None:
+        qid, signal, text = data.get("id"), data.get("signal"), data.get("text")
+        if not isinstance(qid, str) or signal not in FEEDBACK_SIGNALS:
+            return f"feedback needs a string id and a signal in {FEEDBACK_SIGNALS}"
+        if text is not None and not isinstance(text, str):
+            return "feedback text must be a string"
+        secret = self.settings.shared_secret
+        token = data.get("token")
+        if secret is not None and not (isinstance(token, str) and hmac.compare_digest(token.encode(), secret.encode())):
+            return "feedback without the learning.shared_secret token"
+        if site is not None and not self.engine.site_allowed(site):
+            return f"site {site!r} is not in learning.allowed_sites"
+        user = data.get("user")
+        if user is not None and not isinstance(user, str):
+            return "feedback user must be a string"
+        when = data.get("time")
+        ts = request_ts(when) if isinstance(when, str) and when else None
+        if signal == "correction":
+            answered = self._answered.get(qid)
+            if answered is None or time.monotonic() - answered > self.settings.feedback_window_s:
+                return f"a correction must follow its answer within {self.settings.feedback_window_s:g} s"
+        return self.engine.feedback_refusal(qid, signal, ts, text, site=site, user=user)
+
     # -- queries -----------------------------------------------------------------------------------
     def handle(self, q: HermesQuery, ctx: dict[str, Any], home: Home, user: str | None) -> dict[str, Any]:
-        ts = request_ts(q.time)
+        ts = self.engine.clamp_ts(request_ts(q.time))
         speaking = self._speaking.pop(q.site_id, None)
-        if speaking is not None:  # the answer was still being spoken: the user cut it off
+        if speaking is not None and time.monotonic() - speaking[2] <= SPEAKING_TTL_S:
+            # the answer was still being spoken: the user cut it off
             self.engine.barge_in(q.site_id, speaking[0] if speaking[0] is not None else q.session_id, ts)
+        if q.user is None and user is not None and self.engine.site_allowed(q.site_id):
+            self.engine.site_users[q.site_id] = user  # the configured default user of this site
+        if q.id is not None and self.engine.site_allowed(q.site_id):
+            _put(self._answered, q.id, time.monotonic())
         return self.engine.handle(q.input, site=q.site_id, session=q.session_id, user=user, ts=ts,
                                   query_id=q.id, context=ctx, home=home)
 
@@ -134,3 +166,11 @@ class LearningBridge:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _put(d: OrderedDict[str, Any], key: str, value: Any) -> None:
+    """Insert as newest; beyond MAX_TRACKED the oldest entries go."""
+    d.pop(key, None)
+    d[key] = value
+    while len(d) > MAX_TRACKED:
+        d.popitem(last=False)

@@ -15,26 +15,35 @@ import logging
 import re
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass
+from collections import Counter, OrderedDict, deque
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import EdgeNLUError
 from ..home import Home
 from ..pipeline import EdgeNLU
+from .guard import check_rewrite, confidence, is_sensitive, opposite, touches_sensitive, turn_result
 from .markov import MinerSettings, chains, mine
-from .preferences import apply_preferences, parse_teaching, preference_history
+from .preferences import apply_preferences, flip_person, parse_teaching, preference_history
 from .rewriter import OnlineRewriter
 from .settings import LearnSettings
-from .store import InteractionStore
-from .types import LearnedRewrite, Preference, TurnRecord, normalize
+from .store import ANY_USER, InteractionStore
+from .types import LearnedRewrite, Preference, StoredTurn, TurnRecord, normalize
 
 log = logging.getLogger(__name__)
 
 _Online = tuple[dict[str, Any], tuple[str, str, float]]
+_Audit = dict[str, Any]
 LAYERS = frozenset({"precomputed", "personal", "global", "taught"})
 TEACH_INTENT = "teach_preference"
+YES = frozenset({"yes", "yes please", "yeah", "yep", "yes confirm", "confirm", "i confirm", "yes do it", "do it",
+                 "sure", "correct", "that's right", "thats right"})
+NO = frozenset({"no", "nope", "no thanks", "cancel", "don't", "dont", "no don't", "never mind", "nevermind"})
+MAX_PENDING = 256
+"""Open questions and confirmations kept at once (oldest dropped): a flood of sites cannot grow them."""
+_FUTURE_SLACK_S = 5.0
+"""A correction may carry a time this much before its turn's (satellite clocks differ a little)."""
 
 
 @dataclass
@@ -42,6 +51,15 @@ class _Pending:
     text: str
     user: str | None
     expires: float
+
+
+@dataclass
+class _Confirm:
+    """A taught command about a sensitive device, waiting for "yes" from the same site and user."""
+
+    pref: Preference
+    expires: float
+    question: str
 
 
 class SelfLearning:
@@ -64,7 +82,15 @@ class SelfLearning:
         self._version = -1
         self._checked = 0.0
         self._indexed_version: dict[str | None, int] = {}
-        self._pending: dict[tuple[str, str | None], _Pending] = {}
+        self._pending: OrderedDict[tuple[str, str | None], _Pending] = OrderedDict()
+        self._confirm: OrderedDict[tuple[str, str], _Confirm] = OrderedDict()
+        self._recent: OrderedDict[str, tuple[dict[str, Any], Home | None]] = OrderedDict()
+        """query id -> (context, home) of recent turns, so a correction is checked as its turn was read."""
+        self.site_users: dict[str, str] = {}
+        """siteId -> its configured default user: a correction on such a turn need not name the user."""
+        self.guard_blocked = 0
+        """Rewrites the security guard refused at use time (see guard.py)."""
+        self._future_logged = False
         self.encoder: Any = None
         self.detector: Any = None
         self.rewriter: OnlineRewriter | None = None
@@ -132,24 +158,43 @@ class SelfLearning:
         return bool(self._indexed_version) and any(v != self._version for v in self._indexed_version.values())
 
     # -- a request --------------------------------------------------------------------------------
+    def site_allowed(self, site: str | None) -> bool:
+        """`learning.allowed_sites`: only these satellites are recorded and learned from."""
+        allowed = self.settings.allowed_sites
+        return allowed is None or site in allowed
+
+    def clamp_ts(self, ts: float) -> float:
+        """A request time too far ahead of the host clock becomes the host clock (retention must reach it)."""
+        now = time.time()
+        if ts > now + self.settings.max_future_days * 86400.0:
+            if not self._future_logged:
+                self._future_logged = True
+                log.warning("a request time %.0f s ahead of the clock was replaced by the arrival time", ts - now)
+            return now
+        return ts
+
     def handle(self, text: str, *, site: str = "default", session: str | None = None, user: str | None = None,
                ts: float | None = None, query_id: str | None = None, context: dict[str, Any] | None = None,
                home: Home | None = None) -> dict[str, Any]:
         """Parse one request with learning applied, record it, and mark the turn it rephrases."""
-        ts = time.time() if ts is None else float(ts)
+        ts = time.time() if ts is None else self.clamp_ts(float(ts))
         self.reload()
         ctx = dict(context or {})
         if user and not ctx.get("user"):
             ctx["user"] = user
         base = home or self.nlu.home
-        if not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str) or not text.strip() or not self.site_allowed(site):
             return self.nlu.parse(text, ctx, query_id, home=home)
         prefs = list(self._prefs.get(user, [])) if user else []
+        confirmed = self._take_confirm(text, site, user, ts, query_id)
+        if confirmed is not None:
+            self._record(confirmed, text, site, session, user, ts, query_id, ctx, home)
+            return confirmed
         answering = self._take_pending(text, site, user, ts)
         self._mark_rephrase(text, site, session, user, ts)
         teaching = parse_teaching(text, user, ts) if user else None
         if teaching is not None:
-            return self._teach(teaching, text, site, session, user, ts, query_id, ctx)
+            return self._teach(teaching, text, site, session, user, ts, query_id, ctx, home)
         if prefs and any(p.kind == "music_genre" for p in prefs) and "taught" in self.layers:
             hist = [h.to_dict() for h in preference_history(prefs)]
             ctx["history"] = hist + list(ctx.get("history") or [])
@@ -157,28 +202,47 @@ class SelfLearning:
         rewrite = self._table_rewrite(text, user, prefs, base)
         self.rewrite_ms.append((time.perf_counter() - t0) * 1e3)
         result = self.nlu.parse(rewrite[0] if rewrite else text, ctx, query_id, home=home)
+        if rewrite is not None and rewrite[3]:
+            original = self.nlu.parse(text, ctx, query_id, home=home)
+            reason = check_rewrite(original, result, base, self.settings.defect_confidence)
+            if reason is not None:  # a learned rewrite never unlocks, opens or flips: answer as said
+                self.guard_blocked += 1
+                log.info("guard (%s): not rewriting %r to %r", reason, text, rewrite[0])
+                result, rewrite = original, None
         if rewrite is None and result.get("error") is None and self._defect_prone(result):
             online = self._online(text, user, ts, ctx, query_id, home, base, result)
             if online is not None:
-                result, rewrite = online
+                result, online_rw = online
+                rewrite = (*online_rw, True)
         if answering is not None and self._succeeded(result):
-            # the answer to "what did you mean?" worked: it becomes this user's rewrite
-            self.store.add_rewrite(LearnedRewrite(src=normalize(answering.text), dst=text.strip(), source="taught",
-                                                  user=user, score=1.0, meta={"asked_at": ts}))
-            self.reload(force=True)
+            # the answer to "what did you mean?" worked: it becomes this user's rewrite, unless it is unsafe
+            original = self.nlu.parse(answering.text, ctx, query_id, home=home)
+            reason = check_rewrite(original, result, base, self.settings.defect_confidence)
+            entry = {"ts": ts, "kind": "taught", "src": normalize(answering.text), "dst": text.strip(),
+                     "users": [user], "sites": [site]}
+            if reason is None:
+                self.store.add_rewrite(LearnedRewrite(src=normalize(answering.text), dst=text.strip(),
+                                                      source="taught", user=user, score=1.0,
+                                                      meta={"asked_at": ts, "users": [user], "sites": [site]}))
+                self.store.add_audit([{**entry, "event": "learned", "reason": "answer to what did you mean"}])
+                self.reload(force=True)
+            else:
+                self.store.add_audit([{**entry, "event": "rejected", "reason": f"guard: {reason}"}])
         if rewrite is not None:
             result["text"] = text.strip()
             result["rewrite"] = {"text": rewrite[0], "source": rewrite[1], "score": round(rewrite[2], 4)}
-        self._record(result, text, site, session, user, ts, query_id, ctx)
+        self._record(result, text, site, session, user, ts, query_id, ctx, home)
         return result
 
     def _table_rewrite(self, text: str, user: str | None, prefs: list[Preference],
-                       home: Home) -> tuple[str, str, float] | None:
+                       home: Home) -> tuple[str, str, float, bool] | None:
+        """(text for the model, layer, score, guarded): taught preferences were confirmed when they touch a
+        sensitive device, so only stored rewrites go through the guard."""
         src = normalize(text)
         if "taught" in self.layers:
             new, rule = apply_preferences(text, prefs, home)
             if rule is not None and normalize(new) != src:
-                return new, "taught", 1.0
+                return new, "taught", 1.0, False
         table = self._table
         order = [(user, "taught", "taught"), (user, "personal", "personal"), (None, "precomputed", "precomputed")]
         for owner, source, layer in order:
@@ -188,7 +252,7 @@ class SelfLearning:
                 continue
             r = table.get((owner, source, src))
             if r is not None:
-                return r.dst, layer, r.score
+                return r.dst, layer, r.score, True
         return None
 
     def _defect_prone(self, result: dict[str, Any]) -> bool:
@@ -224,12 +288,15 @@ class SelfLearning:
             act = r2.get("action")
             if r2.get("error") is None and act is not None and (act.get("targets") or r2.get("response")) \
                     and conf2 >= self.settings.defect_confidence and conf2 > conf0:
+                if check_rewrite(original, r2, base, self.settings.defect_confidence) is not None:
+                    self.guard_blocked += 1
+                    continue
                 return r2, (c.text, c.layer, c.score)
         return None
 
     # -- recording and signals --------------------------------------------------------------------
     def _record(self, result: dict[str, Any], text: str, site: str, session: str | None, user: str | None,
-                ts: float, query_id: str | None, ctx: dict[str, Any]) -> int:
+                ts: float, query_id: str | None, ctx: dict[str, Any], home: Home | None = None) -> int:
         nlu = result.get("nlu") or {}
         action = result.get("action") or {}
         err = result.get("error") or {}
@@ -245,6 +312,8 @@ class SelfLearning:
         ))
         if not recognized:
             self.store.add_signal(tid, "not_recognized", ts)
+        if query_id is not None:
+            _put(self._recent, query_id, (ctx, home))
         return tid
 
     def _mark_rephrase(self, text: str, site: str, session: str | None, user: str | None, ts: float) -> None:
@@ -267,7 +336,7 @@ class SelfLearning:
 
     def _ask(self, site: str, session: str | None, user: str | None, text: str, ts: float) -> None:
         """A teachable moment: ask what was meant; the answer becomes a personal taught rewrite."""
-        self._pending[(site, None)] = _Pending(text, user, ts + self.settings.teach_window_s)
+        _put(self._pending, (site, None), _Pending(text, user, ts + self.settings.teach_window_s))
         self.questions.append((site, session, f"Sorry, I didn't get that. What did you mean by \"{text}\"?"))
 
     def _take_pending(self, text: str, site: str, user: str | None, ts: float) -> _Pending | None:
@@ -277,6 +346,33 @@ class SelfLearning:
             return None
         return None if normalize(text) == normalize(pending.text) else pending
 
+    def _take_confirm(self, text: str, site: str, user: str | None, ts: float,
+                      query_id: str | None) -> dict[str, Any] | None:
+        """The answer to "Should X unlock the front door?": only a yes from the same site and user, in time,
+        stores the taught command; anything else drops it (the request is then handled as usual)."""
+        pending = self._confirm.pop((site, user), None) if user else None
+        if pending is None:
+            return None
+        said = normalize(text)
+        p = pending.pref
+        entry = {"ts": ts, "kind": p.kind, "src": p.key, "dst": p.value, "users": [p.user], "sites": [site]}
+        if pending.expires >= ts and said in YES:
+            self.store.set_preference(p)
+            self.store.add_audit([{**entry, "event": "confirmed", "reason": "yes at the satellite"}])
+            self.reload(force=True)
+            reply = (f"Okay, when you say {p.key} I'll {flip_person(p.value)}." if p.kind == "phrase"
+                     else f"Okay, when you say {p.key} I'll know you mean the {p.value}.")
+        elif pending.expires >= ts and said in NO:
+            self.store.add_audit([{**entry, "event": "rejected", "reason": "declined at the satellite"}])
+            reply = "Okay, I won't."
+        else:
+            why = "confirmation expired" if pending.expires < ts else "not confirmed"
+            self.store.add_audit([{**entry, "event": "rejected", "reason": why}])
+            return None
+        return {"id": query_id, "text": text.strip(), "rewrite": None,
+                "nlu": {"intent": TEACH_INTENT, "confidence": 1.0, "slots": []},
+                "action": None, "response": reply, "error": None}
+
     def _succeeded(self, result: dict[str, Any]) -> bool:
         """Looks like a working answer: recognised, and it acted on something or answered."""
         if result.get("error") is not None:
@@ -285,47 +381,123 @@ class SelfLearning:
         action = result.get("action") or {}
         return conf >= self.settings.min_confidence and bool(action.get("targets") or result.get("response"))
 
+    def _teach_check(self, p: Preference, ctx: dict[str, Any], home: Home | None) -> str | None:
+        """"opposite" (refused), "sensitive" (needs a yes first) or None for a taught phrase or alias."""
+        base = home or self.nlu.home
+        if p.kind == "phrase" and p.value:
+            cmd = self.nlu.parse(p.value, ctx, None, home=home)
+            said = self.nlu.parse(p.key, ctx, None, home=home)
+            if opposite(said, cmd) and confidence(said) >= self.settings.defect_confidence:
+                return "opposite"
+            return "sensitive" if touches_sensitive(cmd, p.value, base) else None
+        if p.kind == "alias" and p.value:
+            named = [e.id for e in base.entities if normalize(p.value) in {normalize(n) for n in e.names()}]
+            if any(is_sensitive(e, base) for e in named) or touches_sensitive(None, f"{p.key} {p.value}", base):
+                return "sensitive"
+        return None
+
     def _teach(self, teaching: Any, text: str, site: str, session: str | None, user: str | None, ts: float,
-               query_id: str | None, ctx: dict[str, Any]) -> dict[str, Any]:
+               query_id: str | None, ctx: dict[str, Any], home: Home | None = None) -> dict[str, Any]:
         p: Preference = teaching.preference
+        reply = teaching.reply
+        entry = {"ts": ts, "kind": p.kind, "src": p.key, "dst": p.value, "users": [p.user], "sites": [site]}
         if teaching.forget:
             self.store.delete_preference(p.user, p.kind, p.key)
+            self.store.add_audit([{**entry, "event": "removed", "reason": "taken back"}])
         else:
-            self.store.set_preference(p)
+            check = self._teach_check(p, ctx, home)
+            if check == "opposite":
+                reply = f"Sorry, I won't make \"{p.key}\" do the opposite of what it says."
+                self.store.add_audit([{**entry, "event": "rejected", "reason": "guard: opposite"}])
+            elif check == "sensitive" and user:
+                what = flip_person(p.value) if p.kind == "phrase" else f"mean the {p.value}"
+                reply = f"Should \"{p.key}\" {what}? Say yes to confirm."
+                _put(self._confirm, (site, user), _Confirm(p, ts + self.settings.teach_window_s, reply))
+                self.questions.append((site, session, reply))
+                self.store.add_audit([{**entry, "event": "pending", "reason": "sensitive: asked to confirm"}])
+            else:
+                self.store.set_preference(p)
+                self.store.add_audit([{**entry, "event": "taught", "reason": None}])
         self.reload(force=True)
         result: dict[str, Any] = {
             "id": query_id, "text": text.strip(), "rewrite": None,
             "nlu": {"intent": TEACH_INTENT, "confidence": 1.0, "slots": []},
-            "action": None, "response": teaching.reply, "error": None,
+            "action": None, "response": reply, "error": None,
         }
-        self._record(result, text, site, session, user, ts, query_id, ctx)
+        self._record(result, text, site, session, user, ts, query_id, ctx, home)
         return result
 
-    def feedback(self, query_id: str, signal: str, ts: float | None = None, text: str | None = None) -> bool:
+    def feedback(self, query_id: str, signal: str, ts: float | None = None, text: str | None = None, *,
+                 site: str | None = None, user: str | None = None) -> bool:
         """Explicit feedback on an answered query; a correction with text teaches a personal rewrite."""
-        ts = time.time() if ts is None else float(ts)
-        tid = self.store.turn_id_for_query(query_id)
-        if tid is None:
-            return False
-        self.store.add_signal(tid, signal, ts, text)
-        turn = self.store.turn(tid) if signal != "positive" else None
-        if turn is not None and turn.turn.user:
-            if signal == "correction" and text and normalize(text) != turn.turn.norm:
-                self.store.add_rewrite(LearnedRewrite(src=turn.turn.norm, dst=text.strip(), source="taught",
-                                                      user=turn.turn.user, score=1.0, meta={"correction_of": query_id}))
-                self.reload(force=True)
-            elif signal == "negative":
-                self._ask(turn.turn.site, turn.turn.session, turn.turn.user, turn.turn.text, ts)
-        return True
+        return self.feedback_refusal(query_id, signal, ts, text, site=site, user=user) is None
 
-    def not_recognized(self, query_id: str, ts: float | None = None) -> bool:
+    def feedback_refusal(self, query_id: str, signal: str, ts: float | None = None, text: str | None = None, *,
+                         site: str | None = None, user: str | None = None) -> str | None:
+        """`feedback`, saying why it was refused (None: applied).
+
+        Plain positive/negative feedback may leave siteId and user out (it only marks the turn); a
+        correction, whose text becomes a rewrite, must name the turn's siteId, and its user unless that
+        is the site's default user, and come within `feedback_window_s` of the turn (request time; a
+        message without a time takes its turn's). A siteId or user that does not match the turn is
+        refused for every signal."""
         tid = self.store.turn_id_for_query(query_id)
-        if tid is None:
+        turn = self.store.turn(tid) if tid is not None else None
+        if turn is None:
+            return f"no recorded query with id {query_id!r}"
+        t = turn.turn
+        if not self.site_allowed(t.site):
+            return "the turn's site is not in learning.allowed_sites"
+        if site is not None and site != t.site:
+            return "siteId does not match the turn's"
+        if user is not None and user != t.user:
+            return "user does not match the turn's"
+        ts = t.ts if ts is None else self.clamp_ts(float(ts))
+        if signal == "correction":
+            if site is None:
+                return "a correction must name the turn's siteId"
+            if t.user and user is None and self.site_users.get(t.site) != t.user:
+                return "a correction must name the turn's user"
+            if not t.ts - _FUTURE_SLACK_S <= ts <= t.ts + self.settings.feedback_window_s:
+                return f"a correction must come within {self.settings.feedback_window_s:g} s of its turn"
+        self.store.add_signal(turn.id, signal, ts, text)
+        if t.user and signal == "correction" and text and normalize(text) != t.norm:
+            self._correct(turn, query_id, text.strip(), ts)
+        elif t.user and signal == "negative":
+            self._ask(t.site, t.session, t.user, t.text, ts)
+        return None
+
+    def _correct(self, turn: StoredTurn, query_id: str, text: str, ts: float) -> None:
+        t = turn.turn
+        ctx, home = self._recent.get(query_id, ({"user": t.user}, None))
+        base = home or self.nlu.home
+        reason = check_rewrite(self.nlu.parse(t.text, ctx, None, home=home), self.nlu.parse(text, ctx, None, home=home),
+                               base, self.settings.defect_confidence)
+        entry = {"ts": ts, "kind": "taught", "src": t.norm, "dst": text, "users": [t.user], "sites": [t.site]}
+        if reason is not None:
+            self.store.add_audit([{**entry, "event": "rejected", "reason": f"guard: {reason}"}])
+            return
+        self.store.add_rewrite(LearnedRewrite(src=t.norm, dst=text, source="taught", user=t.user, score=1.0,
+                                              meta={"correction_of": query_id, "users": [t.user],
+                                                    "sites": [t.site]}))
+        self.store.add_audit([{**entry, "event": "learned", "reason": "correction"}])
+        self.reload(force=True)
+
+    def not_recognized(self, query_id: str, ts: float | None = None, site: str | None = None) -> bool:
+        """Another component could not handle the turn. Our own intentNotRecognized comes back here too:
+        a turn already marked not recognized is not marked twice."""
+        tid = self.store.turn_id_for_query(query_id)
+        turn = self.store.turn(tid) if tid is not None else None
+        if turn is None or "not_recognized" in turn.signals or not self.site_allowed(turn.turn.site):
             return False
-        self.store.add_signal(tid, "not_recognized", time.time() if ts is None else float(ts))
+        if site is not None and site != turn.turn.site:
+            return False
+        self.store.add_signal(turn.id, "not_recognized", turn.turn.ts if ts is None else self.clamp_ts(float(ts)))
         return True
 
     def barge_in(self, site: str, session: str | None, ts: float | None = None) -> bool:
+        if not self.site_allowed(site):
+            return False
         ts = time.time() if ts is None else float(ts)
         prev = self.store.last_turn(site, session, before_ts=ts + 1e-6) \
             or self.store.last_turn(site, session, before_ts=ts + 1e-6, any_session=True)
@@ -337,27 +509,125 @@ class SelfLearning:
     # -- mining -----------------------------------------------------------------------------------
     def learn(self, now: float | None = None) -> dict[str, Any]:
         """Mine the store, then pick the new rewrites up and rebuild the retrieval layers."""
-        report = mine_store(self.store, self.settings, now)
+        report = mine_store(self.store, self.settings, now, home=self.nlu.home)
         self.reload(force=True)
         self.refresh_indexes(sorted(set(report["user_list"]) | {u for u in self._indexed_version if u}))
         return report
 
     def forget(self, user: str | None = None, before: float | None = None) -> dict[str, int]:
-        counts = self.store.forget(user=user, before=before)
+        counts = forget_store(self.store, self.settings, user=user, before=before)
         if self.rewriter is not None:
             self.rewriter.forget(user)
+        for key in [k for k, c in self._confirm.items() if user is None or c.pref.user == user]:
+            del self._confirm[key]
         self.reload(force=True)
         self.refresh_indexes()
         return counts
 
 
-def mine_store(store: InteractionStore, settings: LearnSettings, now: float | None = None) -> dict[str, Any]:
-    """`edge-nlu learn`: precomputed rewrites for everyone, personal ones per user, retention."""
+def _put(d: OrderedDict[Any, Any], key: Any, value: Any) -> None:
+    """Insert as newest; the oldest entries go beyond MAX_PENDING."""
+    d.pop(key, None)
+    d[key] = value
+    while len(d) > MAX_PENDING:
+        d.popitem(last=False)
+
+
+def forget_store(store: InteractionStore, settings: LearnSettings, *, user: str | None = None,
+                 before: float | None = None) -> dict[str, int]:
+    """`edge-nlu forget`: the store's erasure, plus hub-wide rewrites mined from that user's phrases (their
+    provenance names the user; the next `learn` re-mines them from the others' traffic if it still holds),
+    the audit entries naming the user or older than `before`, and turns dated beyond the clock bound."""
+    counts = store.forget(user=user, before=before)
+    if user is not None:
+        for r in store.rewrites(ANY_USER):
+            if user in (r.meta.get("users") or ()) and store.delete_rewrite(r.src, r.user, r.source):
+                counts["rewrites"] = counts.get("rewrites", 0) + 1
+    counts["audit"] = store.forget_audit(user=user, before=before)
+    if before is not None:
+        counts["turns"] = counts.get("turns", 0) + store.forget_future(
+            time.time() + settings.max_future_days * 86400.0)
+    return counts
+
+
+def _effects(all_chains: list[list[StoredTurn]]) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """What each phrase did when read as said (any outcome), and what each phrasing did when it worked."""
+    said: dict[str, Counter[tuple[Any, ...]]] = {}
+    worked: dict[str, Counter[tuple[Any, ...]]] = {}
+    for ch in all_chains:
+        for st in ch:
+            t = st.turn
+            key = (t.intent, t.action, tuple(sorted(t.targets)), round(t.confidence, 1))
+            if t.rewrite_text is None:
+                said.setdefault(t.norm, Counter())[key] += 1
+            if not st.defect:
+                worked.setdefault(normalize(t.rewrite_text or t.text), Counter())[key] += 1
+
+    def top(d: dict[str, Counter[tuple[Any, ...]]]) -> dict[str, dict[str, Any]]:
+        return {k: turn_result(*c.most_common(1)[0][0]) for k, c in d.items()}
+
+    return top(said), top(worked)
+
+
+def _support(all_chains: list[list[StoredTurn]]) -> dict[tuple[str, str], tuple[set[str], set[str]]]:
+    """(src, dst) -> (users, sites) of the chains through src that ended working at dst. A turn without a
+    user stands for its site: a hub without speaker identification still needs several satellites."""
+    out: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
+    for ch in all_chains:
+        if not ch or ch[-1].defect:
+            continue
+        last = ch[-1].turn
+        h = normalize(last.rewrite_text or last.text)
+        for st in ch:
+            if st.turn.norm == h:
+                continue
+            users, sites = out.setdefault((st.turn.norm, h), (set(), set()))
+            users.add(st.turn.user or f"site:{st.turn.site}")
+            sites.add(st.turn.site)
+    return out
+
+
+def mine_store(store: InteractionStore, settings: LearnSettings, now: float | None = None,
+               home: Home | None = None) -> dict[str, Any]:
+    """`edge-nlu learn`: precomputed rewrites for everyone, personal ones per user, retention.
+
+    Every mined rewrite passes the security guard (what the phrase did as said against what its target
+    did when it worked); one supported by too few users or satellites stays personal to its users."""
     t0 = time.perf_counter()
     now = time.time() if now is None else float(now)
-    pruned = store.prune(now)
+    pruned = store.prune(now) + store.forget_future(max(now, time.time()) + settings.max_future_days * 86400.0)
+    before = {(r.source, r.user, r.src): r for r in store.rewrites(ANY_USER) if r.source in ("precomputed", "personal")}
     all_chains = chains(store.sessions(gap_s=settings.session_gap_s, by_session=False))
-    rewrites, report = mine(all_chains, settings.miner)
+    mined, report = mine(all_chains, settings.miner)
+    said, worked = _effects(all_chains)
+    support = _support(all_chains)
+    audit: list[_Audit] = []
+    dropped: set[tuple[str | None, str]] = set()
+
+    def safe(r: LearnedRewrite) -> bool:
+        reason = check_rewrite(said.get(r.src), worked.get(normalize(r.dst)), home, settings.defect_confidence)
+        if reason is None:
+            return True
+        if (r.user, r.src) not in dropped:
+            dropped.add((r.user, r.src))
+            users, sites = support.get((r.src, normalize(r.dst)), (set(), set()))
+            audit.append({"ts": now, "event": "rejected", "kind": r.source, "src": r.src, "dst": r.dst,
+                          "users": sorted(users), "sites": sorted(sites), "reason": f"guard: {reason}"})
+        return False
+
+    rewrites: list[LearnedRewrite] = []
+    demoted: dict[str, list[LearnedRewrite]] = {}
+    for r in mined:
+        if not safe(r):
+            continue
+        users, sites = support.get((r.src, normalize(r.dst)), (set(), set()))
+        r = replace(r, meta={**r.meta, "users": sorted(users), "sites": sorted(sites)})
+        if len(users) >= settings.min_global_users and len(sites) >= settings.min_global_sites:
+            rewrites.append(r)
+        else:
+            for u in users:
+                if not u.startswith("site:"):
+                    demoted.setdefault(u, []).append(r)
     store.replace_rewrites("precomputed", rewrites)
     by_user: dict[str, list[Any]] = {}
     for ch in all_chains:
@@ -368,15 +638,35 @@ def mine_store(store: InteractionStore, settings: LearnSettings, now: float | No
                                                  "min_support": settings.personal_min_support})
     personal: list[LearnedRewrite] = []
     for u, chs in sorted(by_user.items()):
-        mined, _ = mine(chs, personal_settings)
-        personal += [LearnedRewrite(src=r.src, dst=r.dst, source="personal", user=u, score=r.score,
-                                    support=r.support, meta=r.meta)
-                     for r in mined if global_dst.get(r.src) != normalize(r.dst)]
+        mine_u, _ = mine(chs, personal_settings)
+        own = {r.src: r for r in mine_u if global_dst.get(r.src) != normalize(r.dst)}
+        for r in demoted.get(u, []):
+            own.setdefault(r.src, r)
+        for r in own.values():
+            pr = LearnedRewrite(src=r.src, dst=r.dst, source="personal", user=u, score=r.score, support=r.support,
+                                meta={**r.meta, "users": [u], "sites": sorted(support.get(
+                                    (r.src, normalize(r.dst)), (set(), set()))[1])})
+            if safe(pr):
+                personal.append(pr)
     store.replace_rewrites("personal", personal)
+    after = {(r.source, r.user, r.src): r for r in rewrites + personal}
+    for key, r in after.items():
+        old = before.get(key)
+        if old is None or normalize(old.dst) != normalize(r.dst):
+            audit.append({"ts": now, "event": "learned", "kind": r.source, "src": r.src, "dst": r.dst,
+                          "users": r.meta.get("users", []), "sites": r.meta.get("sites", []),
+                          "reason": f"mined from {r.support} chains"})
+    for key, r in before.items():
+        if key not in after:
+            audit.append({"ts": now, "event": "removed", "kind": r.source, "src": r.src, "dst": r.dst,
+                          "users": r.meta.get("users", []), "sites": r.meta.get("sites", []),
+                          "reason": "no longer supported"})
+    store.add_audit(audit)
     return {
         "chains": len(all_chains), "precomputed": len(rewrites), "personal": len(personal),
-        "users": len(by_user), "user_list": sorted(by_user), "pruned": pruned, "miner": _report_dict(report),
-        "seconds": round(time.perf_counter() - t0, 3),
+        "users": len(by_user), "user_list": sorted(by_user), "pruned": pruned,
+        "guard_dropped": len(dropped), "demoted": sum(len(v) for v in demoted.values()),
+        "miner": _report_dict(report), "seconds": round(time.perf_counter() - t0, 3),
     }
 
 

@@ -13,6 +13,8 @@ Decisions:
 - A successful final turn absorbs into success(norm of what the model read): when a live rewrite
   made it succeed, the success belongs to the rewrite's target, not to the words said. So src's own
   success rate counts only successes where the model read src itself.
+- Likewise src's defect rate counts only visits where the model read src itself: successful rewritten
+  uses are evidence for the rewrite, not that src works, so a rewrite is not retired by its own success.
 """
 
 from __future__ import annotations
@@ -141,8 +143,9 @@ def _build(chain_list: list[list[StoredTurn]]) -> _Graph:
         for k, st in enumerate(chain):
             u = g.index.setdefault(st.turn.norm, len(g.index))
             seen.add(u)
-            g.visits[u] += 1
-            g.defects[u] += st.defect
+            if st.turn.rewrite_text is None:  # how src fares as said; a rewritten use tells about the rewrite
+                g.visits[u] += 1
+                g.defects[u] += st.defect
             if k + 1 < len(chain):
                 v = chain[k + 1].turn.norm
                 if v == st.turn.norm:
@@ -161,6 +164,12 @@ def _build(chain_list: list[list[StoredTurn]]) -> _Graph:
         g.support.update(seen)
     g.states, g.absorbing = list(g.index), list(g.abs_index)
     return g
+
+
+def _defect_rate(g: _Graph, u: int) -> float:
+    """Defects over the visits where the model read u itself; 1 when every visit was rewritten (a rewrite
+    that keeps working must not lose its source: its absorption into failure is what retires it)."""
+    return g.defects[u] / g.visits[u] if g.visits[u] else 1.0
 
 
 def _components(n: int, ei: Arr, ej: Arr) -> Arr:
@@ -320,7 +329,7 @@ def mine(chain_list: list[list[StoredTurn]], settings: MinerSettings) -> tuple[l
     report = MineReport(chains=sum(1 for c in chain_list if c), states=len(g.states), transitions=g.transitions,
                         self_loops=g.self_loops)
     todo = [u for u in range(len(g.states)) if g.support[u] >= settings.min_support
-            and g.defects[u] / g.visits[u] >= settings.min_defect_rate]
+            and _defect_rate(g, u) >= settings.min_defect_rate]
     report.sources = len(todo)
     rewrites: list[LearnedRewrite] = []
     tol = max(settings.tolerance, _COARSE)
@@ -333,7 +342,7 @@ def mine(chain_list: list[list[StoredTurn]], settings: MinerSettings) -> tuple[l
             best = masked.argmax(axis=0)  # ties: the absorbing state seen first
             for k, u in enumerate(srcs.tolist()):
                 score, h = float(masked[best[k], k]), g.absorbing[int(cols[best[k]])]
-                own, defect_rate = g.own_success[u] / g.support[u], g.defects[u] / g.visits[u]
+                own, defect_rate = g.own_success[u] / g.support[u], _defect_rate(g, u)
                 bar = max(own + settings.margin, settings.min_probability)
                 if score < 0 or score + res[k] < bar:  # cannot pass even with all unpushed mass
                     continue

@@ -20,7 +20,11 @@ from .types import Preference, normalize
 _ARTICLE = re.compile(r"^(?:(?:the|a|an|my|our)\s+)+")
 _LEAD = re.compile(r"^(?:(?:hey|hi|ok|okay|so|well|oh|alright|actually|and|now|yeah|yes|just)\s+)+")
 _FILLER = re.compile(r"\b(?:um+|uh+|uhm|erm?|hmm+|please|you know)\b")
-_ADJ = r"(?:(?:really |very )?(?:big|huge|massive|die hard|diehard|lifelong|real|true|great|proud|loyal) )*"
+# possessive (*+): once the adjectives are taken they are never given back, so the lazy phrase after them is
+# tried from one place only (backtracking over every split made a long "I'm big big ..." quadratic)
+_ADJ = r"(?:(?:really |very )?(?:big|huge|massive|die hard|diehard|lifelong|real|true|great|proud|loyal) )*+"
+MAX_TEACHING_CHARS = 300
+"""Longer requests are never teachings: a bound on the work every request's teaching check can cost."""
 _STOP = frozenset((
     "i i'm me my mine you your yours we us our he him his she her they them their it its this that these those "
     "what when where why how who which whom is are was were be been am do does did don't have has had get got "
@@ -111,6 +115,9 @@ def _team(phrase: str) -> str | None:
 def _flip(cmd: str) -> str:
     """Speak a command back: "turn off my lights" -> "turn off your lights"."""
     return re.sub(r"\b(my|me)\b", lambda m: "your" if m.group(1) == "my" else "you", cmd)
+
+
+flip_person = _flip
 
 
 def _command(text: str) -> str | None:
@@ -232,6 +239,8 @@ def _unlearn(s: str, user: str, ts: float) -> Teaching | None:
 
 def parse_teaching(text: str, user: str, ts: float) -> Teaching | None:
     """The teaching in `text`, or None for an ordinary request (the common case, so every shape is anchored)."""
+    if len(text) > MAX_TEACHING_CHARS:
+        return None
     s = _clean(text)
     if not s:
         return None

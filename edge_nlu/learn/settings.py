@@ -41,6 +41,21 @@ class LearnSettings:
     """How long an asked "what did you mean?" waits for its answer."""
     rewriter_dir: str | None = None
     """Encoder, rephrase detector and global index; None: the shipped `models/rewriter`."""
+    min_global_users: int = 2
+    """Distinct users whose chains must support a mined rewrite before it applies to everyone;
+    below this (or `min_global_sites`) it stays personal to the users who produced it."""
+    min_global_sites: int = 2
+    """Distinct satellites (siteIds) those chains must come from: one client forging users is one site."""
+    feedback_window_s: float = 120.0
+    """A correction (text that becomes a rewrite) is refused when it comes later than this after its turn."""
+    max_future_days: float = 366.0
+    """A request `time` further than this ahead of the host clock is taken as arrival time instead, so
+    retention and `forget --before` still reach it (replays a few months ahead still keep their times)."""
+    shared_secret: str | None = None
+    """When set, `edge-nlu/feedback` messages must carry it as `token`; others are refused."""
+    allowed_sites: tuple[str, ...] | None = None
+    """When set, only these siteIds are recorded and learned from; queries from others are answered by
+    the plain pipeline and their feedback is refused."""
     miner: MinerSettings = field(default_factory=MinerSettings)
     """Absorbing-chain thresholds."""
     rewriter: RewriterSettings = field(default_factory=RewriterSettings)
@@ -53,19 +68,30 @@ class LearnSettings:
             raise ConfigError(f"learning: unknown key(s) {', '.join(unknown)}; "
                               f"allowed: {', '.join(sorted(cls.__dataclass_fields__))}")
         kw: dict[str, Any] = {k: d[k] for k in cls.__dataclass_fields__ if k in d and k not in ("miner", "rewriter")}
+        secret = kw.get("shared_secret")
+        if secret is not None and (not isinstance(secret, str) or not secret):
+            raise ConfigError("learning.shared_secret must be a non-empty string")
+        sites = kw.get("allowed_sites")
+        if sites is not None:
+            if not isinstance(sites, (list, tuple)) or not all(isinstance(x, str) and x for x in sites):
+                raise ConfigError("learning.allowed_sites must be a list of siteIds (strings)")
+            kw["allowed_sites"] = tuple(sites)
         for k in ("store", "rewriter_dir"):
             if kw.get(k) is not None:
                 kw[k] = str(kw[k])
         for k in ("retention_days", "rephrase_window_s", "rephrase_threshold",
                   "rephrase_threshold_after_defect", "session_gap_s", "min_confidence",
-                  "defect_confidence", "reload_interval_s", "learn_interval_s", "teach_window_s"):
+                  "defect_confidence", "reload_interval_s", "learn_interval_s", "teach_window_s",
+                  "feedback_window_s", "max_future_days"):
             if k in kw:
                 try:
                     kw[k] = float(kw[k])
                 except (TypeError, ValueError) as exc:
                     raise ConfigError(f"learning.{k} must be a number, not {kw[k]!r}") from exc
-        if "personal_min_support" in kw:
-            kw["personal_min_support"] = int(kw["personal_min_support"])
+        for k in ("personal_min_support", "min_global_users", "min_global_sites"):
+            if k in kw:
+                if isinstance(kw[k], bool) or not isinstance(kw[k], int) or kw[k] < 1:
+                    raise ConfigError(f"learning.{k} must be a whole number >= 1, not {kw[k]!r}")
         try:
             miner = MinerSettings.from_dict(dict(d.get("miner") or {}))
             rewriter = RewriterSettings.from_dict(dict(d.get("rewriter") or {}))
@@ -75,6 +101,8 @@ class LearnSettings:
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("miner", "rewriter")}
+        if self.allowed_sites is not None:
+            out["allowed_sites"] = list(self.allowed_sites)
         out["miner"] = self.miner.to_dict()
         out["rewriter"] = self.rewriter.to_dict()
         return out

@@ -1,0 +1,147 @@
+"""The security guard of learning: a rewrite may fix how a request is read, never what it does to a lock.
+
+A learned or taught rewrite replaces the words the model reads. Whoever can publish on the broker can
+shape the traffic learning mines, so a rewrite is only kept (at mining time) and only used (per request)
+when it neither changes the effect on a security-sensitive device (locks, alarm panels, valves, garage,
+door and gate covers) nor flips an action to its opposite (on <-> off, open <-> close, lock <-> unlock,
+arm <-> disarm, pause <-> play), whatever the device. Taught commands that touch such devices go through
+a spoken confirmation instead (see `engine.SelfLearning`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..home import Home
+
+SENSITIVE_DOMAINS = frozenset({"lock", "alarm_control_panel", "valve"})
+"""Every entity of these domains is security-sensitive."""
+SENSITIVE_COVER_CLASSES = frozenset({"garage", "door", "gate"})
+"""Covers of these device classes are entries to the house."""
+_ENTRY_WORDS = re.compile(r"(?:^|[._\s])(?:garage|door|gate|entry|entrance)(?:$|[._\s])")
+SENSITIVE_NLU_INTENTS = frozenset({"iot_lock", "iot_unlock", "alarm_set", "alarm_remove"})
+"""Model intents about locks and alarms, sensitive even when no device was resolved."""
+SENSITIVE_WORDS = re.compile(r"\b(?:un)?lock(?:s|ed)?\b|\bgarage\b|\bgates?\b|\bdoors?\b|\b(?:dis)?arm(?:ed)?\b|"
+                             r"\balarms?\b|\bvalves?\b|\bsecurity\b|\bdeadbolt\b")
+"""Words that make a taught command need confirmation even when the model resolves no device."""
+
+# (group, sign): actions of one group with opposite signs undo each other
+_HA_POLARITY = {
+    "HassTurnOn": ("power", 1), "HassTurnOff": ("power", -1),
+    "HassMediaUnpause": ("play", 1), "HassMediaPause": ("play", -1),
+    "HassMediaNext": ("skip", 1), "HassMediaPrevious": ("skip", -1),
+    "HassVacuumStart": ("vacuum", 1), "HassVacuumReturnToBase": ("vacuum", -1),
+}
+_NLU_POLARITY = {
+    "alarm_set": ("alarm", 1), "alarm_remove": ("alarm", -1),
+    "iot_lock": ("power", 1), "iot_unlock": ("power", -1),
+    "iot_hue_lighton": ("power", 1), "iot_hue_lightoff": ("power", -1),
+    "iot_wemo_on": ("power", 1), "iot_wemo_off": ("power", -1),
+    "iot_cover_open": ("power", 1), "iot_cover_close": ("power", -1),
+}
+_EFFECT_SLOTS = ("position", "brightness", "temperature", "volume_level")
+
+
+def is_sensitive(entity_id: str, home: Home | None = None) -> bool:
+    """Locks, alarm panels, valves, and covers that are a garage, door or gate (by device class, or by their
+    id and name when the class is unknown, as at mining time without a home)."""
+    domain = entity_id.split(".", 1)[0]
+    if domain in SENSITIVE_DOMAINS:
+        return True
+    if domain != "cover":
+        return False
+    ent = home.entity(entity_id) if home is not None else None
+    if ent is not None and ent.device_class:
+        return ent.device_class in SENSITIVE_COVER_CLASSES
+    words = entity_id.lower() + (" " + " ".join(ent.names()).lower() if ent is not None else "")
+    return bool(_ENTRY_WORDS.search(words))
+
+
+def _action(result: dict[str, Any] | None) -> dict[str, Any]:
+    a = (result or {}).get("action")
+    return a if isinstance(a, dict) else {}
+
+
+def _nlu_intent(result: dict[str, Any] | None) -> str | None:
+    n = (result or {}).get("nlu")
+    return str(n.get("intent")) if isinstance(n, dict) and n.get("intent") else None
+
+
+def polarity(result: dict[str, Any] | None) -> tuple[str, int] | None:
+    """(group, +1/-1) of what a parse does, or None when it has no direction (a level, a question, nothing)."""
+    a = _action(result)
+    intent = a.get("intent")
+    if intent in _HA_POLARITY:
+        return _HA_POLARITY[str(intent)]
+    if intent == "HassSetPosition":
+        pos = (a.get("slots") or {}).get("position")
+        if isinstance(pos, (int, float)) and pos in (0, 100):
+            return ("power", 1 if pos else -1)
+        return None
+    if intent:
+        return None
+    nlu = _nlu_intent(result)
+    return _NLU_POLARITY.get(nlu) if nlu else None
+
+
+def _effects(result: dict[str, Any] | None, home: Home | None) -> dict[str, tuple[Any, ...]]:
+    """What the parse does to each sensitive thing it touches ("alarm:" stands for an unresolved alarm)."""
+    a = _action(result)
+    slots = a.get("slots") or {}
+    eff = (a.get("intent"), *(slots.get(k) for k in _EFFECT_SLOTS))
+    out = {str(t): eff for t in a.get("targets") or () if is_sensitive(str(t), home)}
+    nlu = _nlu_intent(result)
+    if nlu in SENSITIVE_NLU_INTENTS and not out:
+        out["alarm:" if nlu and nlu.startswith("alarm") else "lock:"] = (nlu,)
+    return out
+
+
+def confidence(result: dict[str, Any] | None) -> float:
+    n = (result or {}).get("nlu")
+    try:
+        return float(n.get("confidence") or 0.0) if isinstance(n, dict) else 0.0
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def check_rewrite(original: dict[str, Any] | None, rewritten: dict[str, Any] | None,
+                  home: Home | None = None, sure: float = 0.0) -> str | None:
+    """Why the rewritten parse may not replace the original one, or None when it may.
+
+    "sensitive": it changes what happens to a lock, alarm, valve or entry cover (including acting on one
+    where the original did not, or no longer acting on one the original did). "opposite": it does the
+    opposite of the original (on -> off, open -> close, pause -> play, ...) on the same devices, or when
+    either side names none, when the model read the original with at least `sure` confidence: a confident
+    reading ("turn on the kitchen lights") is what the words mean and must not be turned around, while an
+    unsure one ("douse the kitchen lights" read as turn on) is the misreading learning exists to fix.
+    Sensitive devices have no such exception.
+    """
+    e0, e1 = _effects(original, home), _effects(rewritten, home)
+    if any(e0.get(k) != e1.get(k) for k in set(e0) | set(e1)):
+        return "sensitive"
+    return "opposite" if opposite(original, rewritten) and confidence(original) >= sure else None
+
+
+def opposite(original: dict[str, Any] | None, rewritten: dict[str, Any] | None) -> bool:
+    """The rewritten parse undoes the original (same group, other sign) on the same devices, or when either
+    side names none (an unresolved "lights off" must not become "lights on" somewhere)."""
+    p0, p1 = polarity(original), polarity(rewritten)
+    if p0 is None or p1 is None or p0[0] != p1[0] or p0[1] == p1[1]:
+        return False
+    t0 = set(_action(original).get("targets") or ())
+    t1 = set(_action(rewritten).get("targets") or ())
+    return not t0 or not t1 or bool(t0 & t1)
+
+
+def touches_sensitive(result: dict[str, Any] | None, text: str = "", home: Home | None = None) -> bool:
+    """A command that needs a spoken confirmation before it may be taught: it acts on a sensitive device,
+    is about locks or alarms, or names one (checked on the words too, over-inclusive on purpose)."""
+    return bool(_effects(result, home)) or bool(SENSITIVE_WORDS.search(text.lower()))
+
+
+def turn_result(intent: str | None, action: str | None, targets: tuple[str, ...] | list[str],
+                confidence: float = 1.0) -> dict[str, Any]:
+    """A parse as far as the store records it (no slots), for the mining-time check."""
+    return {"nlu": {"intent": intent, "confidence": confidence} if intent else None,
+            "action": {"intent": action, "targets": list(targets), "slots": {}} if action else None}
