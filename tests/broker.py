@@ -90,6 +90,7 @@ class Mosquitto:
         self.port = free_port()
         self.tls = tls
         self.proc: subprocess.Popen[bytes] | None = None
+        self._started_once = False
         lines = [f"listener {self.port} 127.0.0.1", "set_tcp_nodelay true", "user root",
                  f"persistence {'true' if persistence else 'false'}", f"persistence_location {workdir}/",
                  "log_type error", "log_type warning", "log_type notice"]
@@ -105,27 +106,49 @@ class Mosquitto:
             lines += [f"password_file {pw}", "allow_anonymous false"]
         else:
             lines.append("allow_anonymous true")
-        self.conf = workdir / "mosquitto.conf"
-        self.conf.write_text("\n".join(lines) + "\n")
         self.log = workdir / "mosquitto.log"
+        # the broker writes (and flushes) its own log, so start() can see "running" for this port
+        self._lines = [*lines, "log_type information", f"log_dest file {self.log}"]
+        self.conf = workdir / "mosquitto.conf"
+        self._write_conf()
+
+    def _write_conf(self) -> None:
+        self._lines[0] = f"listener {self.port} 127.0.0.1"
+        self.conf.write_text("\n".join(self._lines) + "\n")
 
     @property
     def uri(self) -> str:
         return f"{'mqtts' if self.tls else 'mqtt'}://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 10.0) -> None:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=log, stderr=log)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"mosquitto exited: {self.log.read_text()[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
+    def start(self, timeout: float = 30.0, retries: int = 5) -> None:
+        """Start and wait until *this* process listens. A free port can be taken by another test run
+        between `free_port()` and the bind (two suites side by side): then a first start moves to a
+        new port, and a connect alone could reach the other run's broker, so the log decides."""
+        for attempt in range(retries + 1):
+            offset = self.log.stat().st_size if self.log.exists() else 0
+            with self.log.open("ab") as log:
+                self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=log, stderr=log)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                text = self.log.read_bytes()[offset:].decode("utf-8", "replace")
+                if self.proc.poll() is not None:
+                    if "Address already in use" in text and attempt < retries and not self._started_once:
+                        self.port = free_port()
+                        self._write_conf()
+                        break
+                    raise RuntimeError(f"mosquitto exited: {text[-2000:]}")
+                if " running" in text:
+                    try:
+                        with socket.create_connection(("127.0.0.1", self.port), timeout=1.0):
+                            self._started_once = True
+                            return
+                    except OSError:
+                        pass
                 time.sleep(0.02)
-        raise RuntimeError(f"mosquitto did not listen on {self.port}: {self.log.read_text()[-2000:]}")
+            else:
+                self.stop(signal.SIGKILL)
+                raise RuntimeError(f"mosquitto did not listen on {self.port}: {self.log.read_text()[-2000:]}")
+        raise RuntimeError(f"mosquitto found no free port in {retries + 1} tries")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is None:

@@ -108,9 +108,9 @@ def test_interrupted_demo_leaves_nothing(tmp_path: Path) -> None:
 def test_service_that_cannot_start_fails_fast_and_cleanly(tmp_path: Path) -> None:
     out = io.StringIO()
     t0 = time.monotonic()
-    rc = livedemo.run(out, model_dir=tmp_path / "no-such-model", broker="embedded", timeout_s=20)
+    rc = livedemo.run(out, model_dir=tmp_path / "no-such-model", broker="embedded", timeout_s=120)
     assert rc == 2
-    assert time.monotonic() - t0 < 20  # noticed the exit, did not wait out the timeout
+    assert time.monotonic() - t0 < 60  # noticed the exit, did not wait out the timeout
     assert "the service exited" in out.getvalue()
     assert _children() == []
 
