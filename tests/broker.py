@@ -188,7 +188,7 @@ class Probe:
         self.client.on_connect = lambda c, u, f, rc, p: self.connected.set() if not rc.is_failure else None
         self.client.connect("127.0.0.1", broker.port, keepalive=30)
         self.client.loop_start()
-        if not self.connected.wait(5):
+        if not self.connected.wait(30):
             raise RuntimeError("probe could not connect")
 
     def _on_message(self, client: Any, userdata: Any, msg: mqtt.MQTTMessage) -> None:
@@ -200,7 +200,7 @@ class Probe:
         done = threading.Event()
         self.client.on_subscribe = lambda *a: done.set()
         self.client.subscribe([(t, 1) for t in topics])
-        if not done.wait(5):
+        if not done.wait(30):
             raise RuntimeError("no SUBACK")
 
     def publish(self, topic: str, payload: bytes | str | dict[str, Any], retain: bool = False, qos: int = 1,
@@ -208,9 +208,9 @@ class Probe:
         data = json.dumps(payload) if isinstance(payload, dict) else payload
         info = self.client.publish(topic, data, qos=qos, retain=retain)
         if wait:
-            info.wait_for_publish(5)
+            info.wait_for_publish(30)
 
-    def expect(self, pred: Callable[[mqtt.MQTTMessage], bool], timeout: float = 5.0) -> mqtt.MQTTMessage:
+    def expect(self, pred: Callable[[mqtt.MQTTMessage], bool], timeout: float = 30.0) -> mqtt.MQTTMessage:
         """The first recorded message that matches (removed from the record); fails after `timeout`."""
         deadline = time.monotonic() + timeout
         with self.cond:
@@ -224,7 +224,7 @@ class Probe:
                     raise AssertionError(f"no matching message within {timeout}s; last seen: {seen}")
                 self.cond.wait(left)
 
-    def query(self, text: str, site: str = "kitchen-puck", session: str | None = "s1", timeout: float = 5.0,
+    def query(self, text: str, site: str = "kitchen-puck", session: str | None = "s1", timeout: float = 30.0,
               **extra: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
         """Publish a Hermes query; (hermes topic, hermes payload, full result) once both answers are in."""
         qid = uuid.uuid4().hex
@@ -232,7 +232,7 @@ class Probe:
                                           "intentFilter": None, **extra})
         return self.answer(qid, site, timeout)
 
-    def answer(self, qid: str, site: str, timeout: float = 5.0) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    def answer(self, qid: str, site: str, timeout: float = 30.0) -> tuple[str, dict[str, Any], dict[str, Any]]:
         def has_id(prefix: str) -> Callable[[mqtt.MQTTMessage], bool]:
             def pred(m: mqtt.MQTTMessage) -> bool:
                 if not m.topic.startswith(prefix):
@@ -257,7 +257,7 @@ class Probe:
         self.client.loop_stop()
 
 
-def retained_status(broker: Mosquitto, topic: str = "edge-nlu/status", timeout: float = 3.0) -> str | None:
+def retained_status(broker: Mosquitto, topic: str = "edge-nlu/status", timeout: float = 15.0) -> str | None:
     """What a fresh subscriber is told as retained on `topic` (None when nothing is retained)."""
     probe = Probe(broker)
     try:
