@@ -24,7 +24,7 @@ from tests.test_serve import config, home_yaml, listen, nlu, running, wait_ready
 
 HAVE_REWRITER = default_rewriter_dir() is not None and (default_rewriter_dir() / "manifest.json").exists()
 needs_rewriter = pytest.mark.skipif(not HAVE_REWRITER, reason="models/rewriter is not built")
-SITES = {"kitchen-puck": {"area": "Kitchen", "has_screen": False}}
+SITES = {"kitchen-puck": {"area": "Kitchen", "has_screen": False}, "kitchen-screen": {"area": "Kitchen"}}
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -59,8 +59,8 @@ def sat(broker: Mosquitto, learning_service: Service) -> Iterator[Probe]:
     p.close()
 
 
-def ask(sat: Probe, text: str, user: str, session: str | None = None) -> dict[str, Any]:
-    return sat.query(text, session=session or uuid.uuid4().hex[:8], user=user, timeout=10)[2]
+def ask(sat: Probe, text: str, user: str, session: str | None = None, site: str = "kitchen-puck") -> dict[str, Any]:
+    return sat.query(text, site=site, session=session or uuid.uuid4().hex[:8], user=user, timeout=10)[2]
 
 
 def targets(result: dict[str, Any]) -> tuple[str | None, list[str]]:
@@ -73,13 +73,14 @@ def test_barge_ins_and_rephrases_over_hermes_teach_a_rewrite_learn_applies_live(
         sat: Probe, learning_cfg: tuple[dict[str, Any], Path]) -> None:
     wrong = ask(sat, "douse the kitchen lights", "probe")
     assert targets(wrong) != ("HassTurnOff", ["light.kitchen_ceiling"])  # the model alone gets it wrong
-    for user in ("alex", "sam", "kim", "lee"):
+    for user, site in (("alex", "kitchen-puck"), ("sam", "kitchen-screen"), ("kim", "kitchen-puck"),
+                       ("lee", "kitchen-screen")):  # a hub-wide rewrite needs several users on several satellites
         session = uuid.uuid4().hex[:8]
-        ask(sat, "douse the kitchen lights", user, session)
+        ask(sat, "douse the kitchen lights", user, session, site)
         sat.publish("hermes/dialogueManager/sessionEnded",
-                    {"sessionId": session, "siteId": "kitchen-puck", "termination": {"reason": "abortedByUser"}})
+                    {"sessionId": session, "siteId": site, "termination": {"reason": "abortedByUser"}})
         time.sleep(0.2)
-        ok = ask(sat, "turn off the kitchen lights", user)
+        ok = ask(sat, "turn off the kitchen lights", user, site=site)
         assert targets(ok) == ("HassTurnOff", ["light.kitchen_ceiling"])
         time.sleep(1.1)  # one user at a time, as in a real home
     learned = _cli("learn", "--config", str(learning_cfg[1]), "--json")
