@@ -187,3 +187,18 @@ def test_liked_genre_decides_play_music_end_to_end(home: Home) -> None:
                                              "slots": {"search_query": "rock", "media_class": "music"}}}
     hist = [h.to_dict() for h in preference_history(PREFS)] + [rock, rock]
     assert nlu.parse("play some music", {**ctx, "history": hist})["action"]["slots"]["search_query"] == "rock"
+
+
+def test_a_long_im_text_is_parsed_in_linear_time() -> None:
+    """"I'm big big big ..." used to backtrack over every split of the adjectives (seconds, minutes at the cap)."""
+    import time
+
+    from edge_nlu.learn import preferences
+
+    long_text = "I'm " + "big " * (64 * 1024 // 4)
+    t0 = time.perf_counter()
+    assert parse_teaching(long_text, "alex", 0.0) is None  # past MAX_TEACHING_CHARS: never a teaching
+    core = preferences._learn("i'm " + "really big " * 4000, "alex", 0.0)  # the parser itself, past the cap
+    assert time.perf_counter() - t0 < 1.0  # generous: it takes milliseconds; it took seconds before
+    assert core is None
+    assert parse_teaching("i'm a really big warriors fan", "alex", 0.0) is not None  # short ones still parse

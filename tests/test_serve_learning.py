@@ -152,3 +152,68 @@ def test_learn_and_forget_cli_errors(tmp_path: Path) -> None:
     cfg.write_text(json.dumps({"learning": {"stor": "x"}}))
     out = _cli("learn", "--config", str(cfg))
     assert out.returncode == 2 and "unknown key" in out.stderr
+
+
+def _bridge(tmp_path: Path, nlu: EdgeNLU, **learning: Any) -> Any:  # noqa: F811
+    from edge_nlu.learn.settings import LearnSettings
+    from edge_nlu.serve_learning import LearningBridge
+
+    settings = LearnSettings(store=str(tmp_path / "b.sqlite3"), rewriter_dir=str(tmp_path / "none"), **learning)
+    return LearningBridge(settings, nlu, "hermes", "edge-nlu")
+
+
+def _hq(text: str, site: str, qid: str, user: str | None = None) -> Any:
+    from edge_nlu.hermes import HermesQuery
+
+    return HermesQuery(input=text, site_id=site, session_id=qid, id=qid, user=user)
+
+
+def test_the_bridge_checks_feedback_origin_token_and_sites(tmp_path: Path, nlu: EdgeNLU) -> None:  # noqa: F811
+    from edge_nlu.home import Home
+
+    b = _bridge(tmp_path, nlu, shared_secret="s3cret", allowed_sites=("kitchen-puck",))
+    home = Home()
+    b.handle(_hq("turn on the kitchen lights", "kitchen-puck", "q1", "alex"), {}, home, "alex")
+    b.handle(_hq("turn on the kitchen lights", "rogue", "q2", "alex"), {}, home, "alex")  # answered, not recorded
+    assert [t.turn.site for t in b.store.turns()] == ["kitchen-puck"]
+
+    def fb(**msg: Any) -> str | None:
+        return b.on_event("edge-nlu/feedback", json.dumps(msg).encode(), time.time())
+
+    assert "token" in (fb(id="q1", signal="negative") or "")
+    assert "token" in (fb(id="q1", signal="negative", token="guess") or "")
+    assert fb(id="q1", signal="negative", token="s3cret") is None  # no siteId: plain feedback still works
+    assert fb(id="q1", signal="positive", token="s3cret", siteId="rogue") is not None
+    assert fb(id="q1", signal="correction", token="s3cret", text="x") is not None  # names no site
+    assert fb(id="q1", signal="correction", token="s3cret", siteId="kitchen-puck", user="sam", text="x") is not None
+    b.close()
+
+
+def test_the_barge_in_tracker_is_bounded(tmp_path: Path, nlu: EdgeNLU) -> None:  # noqa: F811
+    from edge_nlu.serve_learning import MAX_TRACKED
+
+    b = _bridge(tmp_path, nlu)
+    for k in range(MAX_TRACKED * 3):
+        b.on_event("hermes/tts/say", json.dumps({"siteId": f"site-{k}", "id": f"say-{k}"}).encode(), time.time())
+    assert len(b._speaking) == MAX_TRACKED
+    assert f"site-{MAX_TRACKED * 3 - 1}" in b._speaking and "site-0" not in b._speaking
+    b.close()
+
+
+def test_corrections_over_hermes_need_the_turn_site_and_our_own_not_recognized_is_one_signal(
+        sat: Probe, learning_service: Service) -> None:
+    qid = uuid.uuid4().hex
+    sat.publish("hermes/nlu/query", {"input": "blah flurb wibble", "siteId": "kitchen-puck", "sessionId": "z",
+                                     "id": qid, "user": "alex"})
+    sat.answer(qid, "kitchen-puck", timeout=10)
+    # a correction on an id read from edge-nlu/result/#, without the site: refused
+    before = learning_service.counters()["rejected"]
+    sat.publish("edge-nlu/feedback", {"id": qid, "signal": "correction", "text": "turn on the kitchen lights"})
+    deadline = time.monotonic() + 30
+    while learning_service.counters()["rejected"] < before + 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert learning_service.counters()["rejected"] >= before + 1
+    store = learning_service.learning.store
+    assert store.rewrites(user="alex") == []
+    turn = store.turn(store.turn_id_for_query(qid))
+    assert turn is not None and turn.signals.count("not_recognized") == 1  # our echo was not counted again
