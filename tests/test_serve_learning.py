@@ -18,6 +18,7 @@ import pytest
 from edge_nlu.learn.encoder import default_rewriter_dir
 from edge_nlu.pipeline import EdgeNLU
 from edge_nlu.serve import Service
+from edge_nlu.serve_learning import LearningBridge
 from tests.broker import Mosquitto, Probe
 from tests.conftest import ROOT
 from tests.test_serve import config, home_yaml, listen, nlu, running, wait_ready  # noqa: F401 (fixtures)
@@ -154,9 +155,8 @@ def test_learn_and_forget_cli_errors(tmp_path: Path) -> None:
     assert out.returncode == 2 and "unknown key" in out.stderr
 
 
-def _bridge(tmp_path: Path, nlu: EdgeNLU, **learning: Any) -> Any:  # noqa: F811
+def _bridge(tmp_path: Path, nlu: EdgeNLU, **learning: Any) -> LearningBridge:  # noqa: F811
     from edge_nlu.learn.settings import LearnSettings
-    from edge_nlu.serve_learning import LearningBridge
 
     settings = LearnSettings(store=str(tmp_path / "b.sqlite3"), rewriter_dir=str(tmp_path / "none"), **learning)
     return LearningBridge(settings, nlu, "hermes", "edge-nlu")
