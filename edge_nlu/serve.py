@@ -50,7 +50,7 @@ BATCH = 256
 MAX_LOGGED_TOPICS = 4096
 """Distinct bad topics remembered for log-once; past this, bad messages are only counted."""
 COUNTERS = ("messages", "ingested", "retained", "rejected", "ignored", "adapter_errors", "queries", "answered",
-            "invalid_queries", "overloaded", "errors", "connects")
+            "invalid_queries", "overloaded", "errors", "connects", "learning_errors")
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,13 @@ class Service:
         if settings.learning is not None:
             from .serve_learning import LearningBridge
 
-            self.learning = LearningBridge(settings.learning, self.nlu, t.hermes, t.edge_nlu)
+            try:
+                self.learning = LearningBridge(settings.learning, self.nlu, t.hermes, t.edge_nlu)
+            except Exception as exc:  # learning is an extra: without it the hub still answers
+                detail = f"[{exc.code}] {exc.message}" if isinstance(exc, EdgeNLUError) else repr(exc)
+                log.error("self-learning is OFF: cannot start it with store %s: %s; answering without learning "
+                          "(fix the store, then restart)", settings.learning.store, detail,
+                          exc_info=not isinstance(exc, EdgeNLUError))
         self._queries: queue.Queue[_Pending | _Event | None] = queue.Queue(lim.max_queued_queries)
         self._messages: queue.Queue[tuple[int, str, bytes, bool] | None] = queue.Queue(lim.max_queued_messages)
         self._enqueued = 0  # written by the network thread only
@@ -170,6 +176,10 @@ class Service:
         out["entities"] = len(self.home)
         out["queued_queries"] = self._queries.qsize()
         out["queued_messages"] = self._messages.qsize()
+        if self.learning is not None:
+            health = self.learning.store.health()
+            out["store_degraded"] = int(health["state"] != "ok")
+            out["store_dropped_writes"] = health["dropped_writes"]
         return out
 
     def _count(self, name: str, n: int = 1) -> None:
@@ -353,7 +363,11 @@ class Service:
             del ctx["area"]
         if self.learning is not None:
             site = s.sites.get(q.site_id)
-            result = self.learning.handle(q, ctx, home, q.user or (site.user if site else None))
+            try:
+                result = self.learning.handle(q, ctx, home, q.user or (site.user if site else None))
+            except Exception:  # a learning fault must not cost the answer: plain parsing for this one
+                self._learning_failed("query")
+                result = self.nlu.parse(q.input, ctx, q.id, home=home)
         else:
             result = self.nlu.parse(q.input, ctx, q.id, home=home)
         self.history.record(q.site_id, q.session_id, history_turn(result), now)
@@ -363,8 +377,20 @@ class Service:
             for topic, payload in self.learning.questions():
                 self.link.publish(topic, payload)
 
+    def _learning_failed(self, where: str) -> None:
+        """Count a learning exception; the first of each kind is logged with its traceback."""
+        self._count("learning_errors")
+        if f"<learning:{where}>" not in self._logged:
+            self._logged.add(f"<learning:{where}>")
+            log.error("self-learning failed on a %s; carrying on without it there (further failures are only "
+                      "counted in learning_errors)", where, exc_info=True)
+
     def _learning_event(self, item: _Event) -> None:
-        refused = self.learning.on_event(item.topic, item.payload, item.arrival)
+        try:
+            refused = self.learning.on_event(item.topic, item.payload, item.arrival)
+        except Exception:
+            self._learning_failed("feedback message")
+            return
         if refused is not None:
             self._count("rejected")
             self._log_once(f"<learn:{item.topic}>", "ignored a message on %s: %s", item.topic, refused)
@@ -376,8 +402,7 @@ class Service:
             try:
                 self.learning.tick()
             except Exception:
-                self._count("errors")
-                log.exception("error while reloading or learning")
+                self._learning_failed("reload or learning run")
 
     def _publish_answer(self, q: HermesQuery, result: dict[str, Any]) -> None:
         topic, payload = hermes_reply(q, result, self.settings.min_confidence, self.settings.topics.hermes)

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge_nlu.errors import ConfigError, EdgeNLUError
-from edge_nlu.learn.store import SCHEMA_VERSION, InteractionStore, StoreError
+from edge_nlu.learn.store import ID_CAP, MAX_TARGETS, SCHEMA_VERSION, TEXT_CAP, InteractionStore, StoreError
 from edge_nlu.learn.types import LearnedRewrite, Preference, TurnRecord
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,6 +120,26 @@ def test_persists_across_reopen(tmp_path: Path) -> None:
 
 
 # --- turns and signals -------------------------------------------------------------------------------------
+
+
+def test_huge_fields_are_stored_capped_and_still_found(store: InteractionStore) -> None:
+    mib = "turn on the lamp " * (1 << 16)  # 1 MiB of text
+    long_id = "q" * 5000
+    tid = store.record_turn(TurnRecord(ts=1.0, site="s" * 5000, text=mib, norm=mib, rewrite_text=mib,
+                                       query_id=long_id, user="u" * 5000, session="x" * 5000, intent="i" * 5000,
+                                       targets=tuple(f"light.l{i}" + "z" * 5000 for i in range(1000))))
+    store.add_signal(tid, "correction", 2.0, detail=mib)
+    t = store.turn(tid)
+    assert t is not None
+    assert t.turn.text == mib[:TEXT_CAP] and t.turn.norm == mib[:TEXT_CAP] and t.turn.rewrite_text == mib[:TEXT_CAP]
+    assert len(t.turn.query_id or "") == len(t.turn.site) == len(t.turn.user or "") == ID_CAP
+    assert len(t.turn.targets) == MAX_TARGETS and all(len(x) == ID_CAP for x in t.turn.targets)
+    assert store.turn_id_for_query(long_id) == tid  # feedback with the same long id still finds its turn
+    last = store.last_turn("s" * 5000, "x" * 5000)
+    assert last is not None and last.id == tid
+    db = raw(Path(store.path))
+    assert db.execute("SELECT max(length(detail)) FROM signals").fetchone()[0] == TEXT_CAP
+    db.close()
 
 
 def test_turn_round_trip_every_field(store: InteractionStore) -> None:

@@ -5,21 +5,32 @@ One instance is shared by the service's threads (a lock serialises access to the
 other processes (the CLI, `edge-nlu learn`) open their own instance and SQLite's locking plus
 `busy_timeout` keeps them apart. Every public method is one transaction, committed before it returns,
 so a committed turn survives the process being killed.
+
+A store opened with `resilient=True` (the service) never takes the NLU down: a corrupt file is moved
+aside (`<name>.corrupt-<time>`) and a fresh one created; a read-only or unopenable file is read
+(or replaced by an empty in-memory store) with learning off; a failed write (disk full, I/O error,
+read-only) drops that write and the following ones, retrying every `retry_s`; a store file deleted or
+replaced while running is noticed within `CHECK_S` and reopened. Each is logged once; `health()`
+counts them. What is stored is capped (`TEXT_CAP`, `ID_CAP`, `MAX_TARGETS`): a hub records what was
+said, not megabytes of whatever a client sent.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import json
+import logging
+import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import pairwise
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from edge_nlu.errors import ConfigError, EdgeNLUError
 from edge_nlu.learn.types import (
@@ -32,9 +43,25 @@ from edge_nlu.learn.types import (
     TurnRecord,
 )
 
+log = logging.getLogger(__name__)
+
 SCHEMA_VERSION = 1
 """Bump (and migrate) when the schema changes, e.g. when SIGNALS grows (the CHECK lists the kinds)."""
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+TEXT_CAP = 500
+"""Characters kept of a turn's text, normalised text, rewrite and a signal's detail (longer: truncated)."""
+ID_CAP = 200
+"""Characters kept of query ids, sites, sessions, users, intents, error codes and entity ids."""
+MAX_TARGETS = 64
+"""Target entity ids kept per turn."""
+RETRY_S = 30.0
+"""A degraded store (disk full, read-only, I/O errors) tries writing again this often (host monotonic clock)."""
+CHECK_S = 1.0
+"""How often the store checks that its file is still the one it opened (deleted or replaced while running)."""
+_FAULTS = frozenset({"store_corrupt", "store_full", "store_io", "store_readonly", "store_cantopen"})
+"""Codes of store faults a resilient store survives (busy, version and bad-input errors are not faults)."""
+_SQLITE_CODES = {11: "store_corrupt", 26: "store_corrupt", 13: "store_full", 10: "store_io", 8: "store_readonly",
+                 14: "store_cantopen", 5: "store_busy", 6: "store_busy"}
 _DEFECTS = json.dumps(sorted(DEFECT_SIGNALS))
 """Bound as :defects and read with json_each, so queries stay constant strings in sync with types.py."""
 _KINDS_SQL = ", ".join("'" + k.replace("'", "''") + "'" for k in SIGNALS)
@@ -96,6 +123,11 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS preferences (user TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, "
     "value TEXT NOT NULL, ts REAL NOT NULL, UNIQUE (user, kind, key))",
     "INSERT OR IGNORE INTO meta(key, value) VALUES ('rewrites_version', 0)",
+    # the audit log of learning (`edge-nlu learn --list`): who taught or caused what, when (request time)
+    "CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY, ts REAL NOT NULL, event TEXT NOT NULL, "
+    "kind TEXT NOT NULL, src TEXT, dst TEXT, users TEXT NOT NULL DEFAULT '[]', sites TEXT NOT NULL DEFAULT '[]', "
+    "reason TEXT)",
+    "CREATE INDEX IF NOT EXISTS audit_ts ON audit(ts)",
 )
 _UPSERT_REWRITE = (
     "INSERT INTO rewrites(src, dst, source, user, score, support, meta, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
@@ -110,6 +142,33 @@ class StoreError(EdgeNLUError):
     code = "store_error"
 
 
+class StoreUnavailable(StoreError):
+    """A resilient store is degraded (or just hit a fault): the operation was not done; the service carries on."""
+
+    code = "store_unavailable"
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _droppable(default: Any) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """A write a resilient store may drop while degraded: it then returns `default` instead of raising."""
+    def deco(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+        @functools.wraps(fn)
+        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            try:
+                return fn(*args, **kwargs)
+            except StoreUnavailable:
+                return default  # type: ignore[no-any-return]
+        return wrapper
+    return deco
+
+
+def _cap(value: str | None, n: int = ID_CAP) -> str | None:
+    return value if value is None or len(value) <= n else value[:n]
+
+
 class _AnyUser(enum.Enum):
     ANY = "any"
 
@@ -120,15 +179,17 @@ ANY_USER = _AnyUser.ANY
 
 @contextmanager
 def _sqlite_errors(path: str) -> Iterator[None]:
-    """sqlite3 errors leave the store as StoreError; a damaged or foreign file gets its own code."""
+    """sqlite3 errors leave the store as StoreError, coded by kind: store_corrupt (damaged or foreign file),
+    store_full, store_io, store_readonly, store_cantopen, store_busy, else store_error."""
     try:
         yield
     except sqlite3.Error as e:
         msg = str(e)
-        if "not a database" in msg or "malformed" in msg:
+        code = _SQLITE_CODES.get(getattr(e, "sqlite_errorcode", -1) & 0xFF, "store_error")
+        if code == "store_corrupt" or "not a database" in msg or "malformed" in msg:
             raise StoreError(f"{path} is not a usable edge-nlu interaction store (SQLite: {msg})",
                              "store_corrupt") from e
-        raise StoreError(f"interaction store {path}: {msg}", "store_error") from e
+        raise StoreError(f"interaction store {path}: {msg}", code) from e
 
 
 def _turn(row: sqlite3.Row, signals: tuple[str, ...] = ()) -> StoredTurn:
@@ -151,65 +212,256 @@ class InteractionStore:
     """SQLite interaction store; safe to share between threads, one transaction per method."""
 
     def __init__(self, path: Path | str, *, retention_days: float = 90.0, max_turns: int = 200_000,
-                 synchronous: str = "NORMAL") -> None:
+                 synchronous: str = "NORMAL", resilient: bool = False, retry_s: float = RETRY_S) -> None:
+        """`resilient`: survive store faults instead of raising them (module docstring); the service's mode.
+        The CLI keeps the default, so `edge-nlu learn` reports a broken store rather than replacing it."""
         if synchronous.upper() not in _SYNCHRONOUS:
             raise ConfigError(f"synchronous must be one of {', '.join(_SYNCHRONOUS)}, not {synchronous!r}")
         if retention_days <= 0 or max_turns < 1:
             raise ConfigError("retention_days must be > 0 and max_turns >= 1")
+        if retry_s <= 0:
+            raise ConfigError("retry_s must be > 0")
         self.path = str(path)
         self.retention_days = float(retention_days)
         self.max_turns = int(max_turns)
+        self.resilient = bool(resilient)
+        self.retry_s = float(retry_s)
         # Counting 200k rows on every insert is wasteful; checking every max_turns/100 inserts
         # bounds the overshoot at 1 % while keeping small caps (tests) exact.
         self._cap_every = max(1, min(1000, self.max_turns // 100))
         self._until_cap_check = 0
         self._lock = threading.Lock()
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(self.path, timeout=5.0, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as e:
-            raise StoreError(f"cannot open interaction store {self.path}: {e}", "store_open") from e
-        self._db.row_factory = sqlite3.Row
-        try:
-            self._open(synchronous.upper())
-        except BaseException:
-            self._db.close()
-            raise
+        self._synchronous = synchronous.upper()
+        self._db: sqlite3.Connection
+        self._mode = "rw"
+        """rw (the file, writable), ro / immutable (the file, read-only), memory (an empty stand-in)."""
+        self._identity: tuple[int, int] | None = None
+        self._fault: StoreError | None = None
+        """Set while degraded: writes are dropped until a retry succeeds."""
+        self._retry_at = 0.0
+        self._next_check = 0.0
+        self._closed = False
+        self._health = {"faults": 0, "dropped_writes": 0, "recoveries": 0, "moved_aside": 0, "reopened": 0}
+        self._connect()
 
-    def _open(self, synchronous: str) -> None:
-        """Pragmas, then create or check the schema; a non-SQLite file fails at the journal_mode pragma.
+    def _connect(self) -> None:
+        """Open the file read-write. Resilient: set a corrupt file aside for a fresh one; when even that fails,
+        read the file read-only, else stand in an empty in-memory store, and go degraded (learning off)."""
+        try:
+            self._open_file("rw")
+            return
+        except StoreError as e:
+            if not self.resilient or e.code not in _FAULTS:
+                raise
+            fault = e
+        if fault.code == "store_corrupt" and self._move_aside(fault):
+            try:
+                self._open_file("rw")
+                return
+            except StoreError as e:
+                if e.code not in _FAULTS:
+                    raise
+                fault = e
+        for mode in ("ro", "immutable", "memory"):  # immutable: a WAL file on read-only media without its -shm
+            try:
+                self._open_file(mode)
+                break
+            except StoreError:
+                continue
+        self._degrade(fault)
+
+    def _open_file(self, mode: str) -> None:
+        if mode == "memory" or self.path == ":memory:":
+            target, uri = ":memory:", False
+        elif mode == "rw":
+            target, uri = self.path, False
+            try:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreError(f"cannot create the folder of interaction store {self.path}: {e}",
+                                 "store_cantopen") from e
+        else:
+            target, uri = Path(self.path).resolve().as_uri() + ("?mode=ro" if mode == "ro" else "?immutable=1"), True
+        try:
+            db = sqlite3.connect(target, timeout=5.0, isolation_level=None, check_same_thread=False, uri=uri)
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot open interaction store {self.path}: {e}", "store_cantopen") from e
+        db.row_factory = sqlite3.Row
+        try:
+            self._open(db, "memory" if target == ":memory:" else mode)
+        except BaseException:
+            db.close()
+            raise
+        self._db, self._mode = db, "memory" if target == ":memory:" and self.path != ":memory:" else mode
+        self._identity = self._stat() if self._mode == "rw" else None
+
+    def _open(self, db: sqlite3.Connection, mode: str) -> None:
+        """Pragmas, a quick integrity check, then create or check the schema (read-only: only check it).
 
         secure_delete zeroes deleted rows, so pruned and forgotten text is really gone from the file.
         """
         with _sqlite_errors(self.path):
-            self._db.execute("PRAGMA busy_timeout = 5000")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute(f"PRAGMA synchronous = {synchronous}")  # validated against _SYNCHRONOUS
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._db.execute("PRAGMA secure_delete = ON")
-        with self._tx(write=True) as db:
-            has_meta = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
-            row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() if has_meta else None
-            if row is not None and int(row[0]) > SCHEMA_VERSION:
-                raise StoreError(f"{self.path} has schema version {row[0]}, newer than this edge-nlu supports "
-                                 f"({SCHEMA_VERSION}); upgrade edge-nlu", "store_version")
-            for stmt in _SCHEMA:
-                db.execute(stmt)
-            db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+            db.execute("PRAGMA busy_timeout = 5000")
+            if mode == "rw":
+                db.execute("PRAGMA journal_mode = WAL")
+            db.execute(f"PRAGMA synchronous = {self._synchronous}")  # validated against _SYNCHRONOUS
+            db.execute("PRAGMA foreign_keys = ON")
+            db.execute("PRAGMA secure_delete = ON")
+            if mode != "memory":  # a truncated file opens fine and fails later: find out now
+                problems = [str(r[0]) for r in db.execute("PRAGMA quick_check(3)")]
+                if problems != ["ok"]:
+                    raise StoreError(f"{self.path} is not a usable edge-nlu interaction store (integrity check: "
+                                     f"{'; '.join(problems)[:300]})", "store_corrupt")
+            db.execute("BEGIN IMMEDIATE" if mode in ("rw", "memory") else "BEGIN")
+            try:
+                has_meta = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+                row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() if has_meta else None
+                if row is not None and int(row[0]) > SCHEMA_VERSION:
+                    raise StoreError(f"{self.path} has schema version {row[0]}, newer than this edge-nlu supports "
+                                     f"({SCHEMA_VERSION}); upgrade edge-nlu", "store_version")
+                if mode in ("rw", "memory"):
+                    for stmt in _SCHEMA:
+                        db.execute(stmt)
+                    db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
+                               (SCHEMA_VERSION,))
+                elif row is None:
+                    raise StoreError(f"{self.path} is read-only and has no edge-nlu schema", "store_readonly")
+                db.execute("COMMIT")
+            finally:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+
+    def _stat(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def _move_aside(self, fault: StoreError) -> bool:
+        """Rename a corrupt store (and its -wal/-shm) to `<name>.corrupt-<time>`, kept for inspection."""
+        aside = f"{self.path}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}"
+        n = 1
+        while os.path.exists(aside):
+            aside, n = f"{self.path}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}-{n}", n + 1
+        try:
+            os.replace(self.path, aside)
+        except OSError as e:
+            log.error("interaction store %s is unusable (%s) and cannot be moved aside: %s", self.path,
+                      fault.message, e)
+            return False
+        for suffix in ("-wal", "-shm"):
+            try:
+                os.replace(self.path + suffix, aside + suffix)
+            except OSError:
+                pass
+        self._health["faults"] += 1
+        self._health["moved_aside"] += 1
+        log.error("interaction store %s is unusable (%s): moved it aside to %s and started a fresh one",
+                  self.path, fault.message, aside)
+        return True
+
+    def _degrade(self, fault: StoreError) -> None:
+        self._health["faults"] += 1
+        self._retry_at = time.monotonic() + self.retry_s
+        if self._fault is None:
+            how = {"rw": "keeping what is stored", "ro": "reading it read-only", "immutable": "reading it read-only",
+                   "memory": "without what it holds"}[self._mode]
+            log.error("interaction store %s: %s; answering %s with learning off (writes dropped) until it works "
+                      "again, retried every %.0f s", self.path, fault.message, how, self.retry_s)
+        self._fault = fault
+
+    def _reconnect(self) -> None:
+        try:
+            self._db.close()
+        except sqlite3.Error:
+            pass
+        try:
+            self._connect()
+        except StoreError as e:  # e.g. the file was replaced by one of a newer schema
+            self._open_file("memory")
+            self._degrade(e)
+
+    def _maintain(self, write: bool) -> None:
+        """Before each transaction (lock held): reopen a file deleted or replaced while running; while degraded,
+        drop writes, and retry one every `retry_s`."""
+        if not self.resilient or self._closed:
+            return
+        now = time.monotonic()
+        if self._mode == "rw" and self.path != ":memory:" and now >= self._next_check:
+            self._next_check = now + CHECK_S
+            if self._stat() != self._identity:  # SQLite would go on writing to the deleted file
+                self._health["reopened"] += 1
+                log.error("interaction store %s was deleted or replaced while running: reopening it (learned data "
+                          "that was only in the old file is gone)", self.path)
+                self._reconnect()
+        if self._fault is None or not write:
+            return
+        if now >= self._retry_at:
+            self._retry_at = now + self.retry_s
+            if self._mode != "rw" or self._fault.code not in ("store_full", "store_io"):
+                self._reconnect()
+            if self._mode == "rw":
+                return  # try this write; success ends the degraded state
+        self._health["dropped_writes"] += 1
+        raise StoreUnavailable(f"interaction store {self.path} is degraded ({self._fault.code}); write dropped")
+
+    def _recovered(self) -> None:
+        dropped = self._health["dropped_writes"]
+        self._fault = None
+        self._health["recoveries"] += 1
+        log.warning("interaction store %s works again; learning is back on (%d writes dropped so far)",
+                    self.path, dropped)
+
+    def health(self) -> dict[str, Any]:
+        """State for the service's stats: ok or degraded (why), the mode, and fault counters since start."""
+        fault = self._fault
+        return {"state": "ok" if fault is None else "degraded", "mode": self._mode,
+                "fault": None if fault is None else fault.code, **self._health}
 
     @contextmanager
     def _tx(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
         """Lock, BEGIN (IMMEDIATE for writes, so the write lock is taken up front and busy_timeout applies),
-        COMMIT or ROLLBACK; SQLite errors become StoreError."""
-        with self._lock, _sqlite_errors(self.path):
-            self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        COMMIT or ROLLBACK; SQLite errors become StoreError. Resilient: a fault degrades the store (or sets a
+        corrupt file aside) and the operation fails with StoreUnavailable, which droppable writes swallow."""
+        with self._lock:
+            self._maintain(write)
             try:
-                yield self._db
-                self._db.execute("COMMIT")
-            finally:
-                if self._db.in_transaction:  # the body raised, or COMMIT failed
-                    self._db.execute("ROLLBACK")
+                with _sqlite_errors(self.path):
+                    self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                    try:
+                        yield self._db
+                        self._db.execute("COMMIT")
+                    finally:
+                        if self._db.in_transaction:  # the body raised, or COMMIT failed
+                            self._db.execute("ROLLBACK")
+            except StoreError as e:
+                if not self.resilient or self._closed or (e.code not in _FAULTS and not
+                                                          (write and e.code == "store_busy")):
+                    raise
+                self._on_fault(e, write)
+                raise StoreUnavailable(f"{e.message} (not done: the store is degraded)") from e
+            if write and self._fault is not None:
+                self._recovered()
+
+    def _on_fault(self, e: StoreError, write: bool) -> None:
+        if write:
+            self._health["dropped_writes"] += 1
+        if e.code == "store_busy":  # another process held the lock past busy_timeout: drop this write only
+            self._health["faults"] += 1
+            if self._health["faults"] == 1:
+                log.warning("interaction store %s: %s; dropped a write", self.path, e.message)
+            return
+        if e.code == "store_corrupt" and self._mode == "rw":
+            try:
+                self._db.close()
+            except sqlite3.Error:
+                pass
+            if self._move_aside(e):
+                self._reconnect()
+                return
+            self._open_file("memory")
+        self._degrade(e)
 
     @staticmethod
     def _bump(db: sqlite3.Connection) -> None:
@@ -217,11 +469,15 @@ class InteractionStore:
 
     # --- turns and signals -------------------------------------------------------------------------------
 
+    @_droppable(0)
     def record_turn(self, t: TurnRecord) -> int:
-        """Append one turn; returns its row id (what `add_signal` takes)."""
-        values = (t.query_id, t.ts, t.site, t.session, t.user, t.text, t.norm, t.rewrite_text, t.rewrite_source,
-                  t.context_digest, t.intent, t.action, json.dumps(list(t.targets)), t.confidence,
-                  int(t.recognized), t.error_code)
+        """Append one turn, capped (TEXT_CAP, ID_CAP, MAX_TARGETS); returns its row id (what `add_signal`
+        takes), or 0 when a degraded resilient store dropped it."""
+        values = (_cap(t.query_id), t.ts, _cap(t.site), _cap(t.session), _cap(t.user), _cap(t.text, TEXT_CAP),
+                  _cap(t.norm, TEXT_CAP), _cap(t.rewrite_text, TEXT_CAP), _cap(t.rewrite_source),
+                  _cap(t.context_digest), _cap(t.intent), _cap(t.action),
+                  json.dumps([_cap(x) for x in t.targets[:MAX_TARGETS]]), t.confidence, int(t.recognized),
+                  _cap(t.error_code))
         with self._tx(write=True) as db:
             cur = db.execute(_INSERT_TURN, values)
             row_id = int(cur.lastrowid or 0)
@@ -234,10 +490,14 @@ class InteractionStore:
                                (excess,))
         return row_id
 
+    @_droppable(None)
     def add_signal(self, turn_id: int, kind: str, ts: float, detail: str | None = None) -> None:
-        """Attach feedback (see SIGNALS) to a recorded turn."""
+        """Attach feedback (see SIGNALS) to a recorded turn (a resilient store ignores turn 0, a dropped turn)."""
         if kind not in SIGNALS:
             raise StoreError(f"unknown signal kind {kind!r} (expected one of {', '.join(SIGNALS)})", "invalid_signal")
+        if turn_id == 0 and self.resilient:
+            return
+        detail = _cap(detail, TEXT_CAP)
         with self._tx(write=True) as db:
             if db.execute("SELECT 1 FROM turns WHERE id = ?", (turn_id,)).fetchone() is None:
                 raise StoreError(f"no turn with id {turn_id} (never recorded, pruned or forgotten)", "unknown_turn")
@@ -248,7 +508,7 @@ class InteractionStore:
         """Row id of the latest turn with that Hermes query id, so feedback can find its turn."""
         with self._tx() as db:
             row = db.execute("SELECT id FROM turns WHERE query_id = ? ORDER BY ts DESC, id DESC LIMIT 1",
-                             (query_id,)).fetchone()
+                             (_cap(query_id),)).fetchone()
         return None if row is None else int(row[0])
 
     def turn(self, turn_id: int) -> StoredTurn | None:
@@ -269,10 +529,10 @@ class InteractionStore:
         usually comes in a new Hermes session."""
         if any_session:
             sql = "SELECT * FROM turns WHERE site = ?"
-            args: list[Any] = [site]
+            args: list[Any] = [_cap(site)]
         else:
             sql = "SELECT * FROM turns WHERE site = ? AND session IS ?"
-            args = [site, session]
+            args = [_cap(site), _cap(session)]
         if before_ts is not None:
             sql += " AND ts < ?"
             args.append(before_ts)
@@ -354,6 +614,7 @@ class InteractionStore:
             db.executemany(_UPSERT_REWRITE, rows)
             self._bump(db)
 
+    @_droppable(None)
     def add_rewrite(self, r: LearnedRewrite) -> None:
         """Insert or update one rewrite, keyed by (src, user, source)."""
         row = self._rewrite_row(r, time.time())
@@ -381,6 +642,7 @@ class InteractionStore:
         with self._tx() as db:
             return int(db.execute("SELECT value FROM meta WHERE key = 'rewrites_version'").fetchone()[0])
 
+    @_droppable(None)
     def set_preference(self, p: Preference) -> None:
         """Insert or update a taught preference, keyed by (user, kind, key)."""
         with self._tx(write=True) as db:
@@ -396,6 +658,7 @@ class InteractionStore:
                               "ORDER BY user, kind, ts, key", {"user": user}).fetchall()
         return [Preference(user=r["user"], kind=r["kind"], key=r["key"], value=r["value"], ts=r["ts"]) for r in rows]
 
+    @_droppable(False)
     def delete_preference(self, user: str, kind: str, key: str) -> bool:
         """Remove one preference; False when there was none."""
         with self._tx(write=True) as db:
@@ -403,6 +666,50 @@ class InteractionStore:
                            (user, kind, key)).rowcount
             self._bump(db)
         return n > 0
+
+    def delete_rewrite(self, src: str, user: str | None, source: str) -> bool:
+        """Remove one rewrite (keyed like `add_rewrite`); False when there was none."""
+        with self._tx(write=True) as db:
+            n = db.execute("DELETE FROM rewrites WHERE src = ? AND user IS ? AND source = ?",
+                           (src, user, source)).rowcount
+            self._bump(db)
+        return n > 0
+
+    # --- audit log of learning ----------------------------------------------------------------------------
+
+    @_droppable(None)
+    def add_audit(self, events: list[dict[str, Any]]) -> None:
+        """Append audit entries: {ts, event, kind, src?, dst?, users?, sites?, reason?} (see AUDIT_EVENTS)."""
+        rows = [(float(e["ts"]), str(e["event"]), str(e["kind"]), e.get("src"), e.get("dst"),
+                 json.dumps(sorted({str(u) for u in e.get("users") or ()})),
+                 json.dumps(sorted({str(x) for x in e.get("sites") or ()})), e.get("reason")) for e in events]
+        if not rows:
+            return
+        with self._tx(write=True) as db:
+            db.executemany("INSERT INTO audit(ts, event, kind, src, dst, users, sites, reason) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def audit(self, limit: int = 10_000) -> list[dict[str, Any]]:
+        """The latest audit entries, oldest first."""
+        with self._tx() as db:
+            rows = db.execute("SELECT * FROM (SELECT * FROM audit ORDER BY ts DESC, id DESC LIMIT ?) "
+                              "ORDER BY ts, id", (limit,)).fetchall()
+        return [{"ts": r["ts"], "event": r["event"], "kind": r["kind"], "src": r["src"], "dst": r["dst"],
+                 "users": json.loads(r["users"]), "sites": json.loads(r["sites"]), "reason": r["reason"]}
+                for r in rows]
+
+    def forget_audit(self, *, user: str | None = None, before: float | None = None) -> int:
+        """Erase audit entries naming `user` and/or older than `before` (neither: all); returns rows."""
+        with self._tx(write=True) as db:
+            return int(db.execute(
+                "DELETE FROM audit WHERE (:user IS NULL OR EXISTS (SELECT 1 FROM json_each(audit.users) "
+                "WHERE value = :user)) AND (:before IS NULL OR ts < :before)",
+                {"user": user, "before": before}).rowcount)
+
+    def forget_future(self, limit: float) -> int:
+        """Erase turns dated after `limit` (a clock far ahead escapes retention otherwise); returns turns."""
+        with self._tx(write=True) as db:
+            return int(db.execute("DELETE FROM turns WHERE ts > ?", (limit,)).rowcount)
 
     # --- erasure and retention ------------------------------------------------------------------------------
 
@@ -437,6 +744,7 @@ class InteractionStore:
     def close(self) -> None:
         """Close the connection (idempotent); the last connection to close folds the WAL into the file."""
         with self._lock:
+            self._closed = True
             self._db.close()
 
     def __enter__(self) -> InteractionStore:
