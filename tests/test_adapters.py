@@ -11,7 +11,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edge_nlu.adapters.base import Adapter, AdapterError
+from edge_nlu.adapters.base import Adapter, AdapterError, CapReached
 from edge_nlu.adapters.ha_discovery import HaDiscoveryAdapter, HaDiscoveryConfig
 from edge_nlu.adapters.homie import HomieAdapter, HomieConfig
 from edge_nlu.adapters.registry import adapter_names, build_adapters
@@ -19,6 +19,7 @@ from edge_nlu.adapters.tasmota import TasmotaAdapter, TasmotaConfig
 from edge_nlu.adapters.zigbee2mqtt import Zigbee2MqttAdapter, Zigbee2MqttConfig
 from edge_nlu.errors import ConfigError
 from edge_nlu.live_home import EntityUpdate, LiveHome
+from edge_nlu.serve_routes import TopicRoutes
 
 ENTITY_ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9_]+$")
 
@@ -225,8 +226,8 @@ def test_z2m_ignores_commands_bridge_topics_and_foreign_topics(topic: str) -> No
 
 # -- HA discovery -------------------------------------------------------------------------------
 
-def ha() -> HaDiscoveryAdapter:
-    return HaDiscoveryAdapter(HaDiscoveryConfig.from_options({"areas": {"Porch light": "Garden"}}))
+def ha(**options: Any) -> HaDiscoveryAdapter:
+    return HaDiscoveryAdapter(HaDiscoveryConfig.from_options({"areas": {"Porch light": "Garden"}, **options}))
 
 
 ESPHOME_SENSOR = {
@@ -286,6 +287,44 @@ def test_ha_discovery_removal_forgets_entity_and_topics() -> None:
     assert a.extra_subscriptions() == []
     assert a.handle("esp-office/sensor/office_temperature/state", b"1") == []
     assert a.handle("homeassistant/sensor/esp-office/temperature/config", b"") == []
+
+
+def test_ha_discovery_reports_subscription_changes_once() -> None:
+    a = ha()
+    a.handle("homeassistant/sensor/esp-office/temperature/config", j(ESPHOME_SENSOR))
+    added, removed = a.take_subscription_changes()
+    assert added == ["esp-office/sensor/office_temperature/state", "esp-office/status"] and removed == []
+    a.handle("homeassistant/sensor/esp-office/temperature/config", j(ESPHOME_SENSOR))  # the same again
+    assert a.take_subscription_changes() == ([], [])
+    a.handle("homeassistant/sensor/esp-office/temperature/config", b"")
+    assert a.take_subscription_changes() == ([], ["esp-office/sensor/office_temperature/state", "esp-office/status"])
+    a.handle("homeassistant/sensor/esp-office/temperature/config", j(ESPHOME_SENSOR))
+    a.handle("homeassistant/sensor/esp-office/temperature/config", b"")  # added and gone again: nothing to do
+    assert a.take_subscription_changes() == ([], [])
+
+
+def test_ha_discovery_caps_configs_per_node_and_warns_once(caplog: pytest.LogCaptureFixture) -> None:
+    a = ha(max_configs_per_node=2)
+    for i in range(2):
+        a.handle(f"homeassistant/switch/node1/s{i}/config", j({"name": f"s{i}", "stat_t": f"n1/{i}"}))
+    for i in range(2, 5):
+        with pytest.raises(CapReached):
+            a.handle(f"homeassistant/switch/node1/s{i}/config", j({"name": f"s{i}", "stat_t": f"n1/{i}"}))
+    assert len([r for r in caplog.records if "max_configs_per_node" in r.getMessage()]) == 1
+    assert a.handle("homeassistant/switch/node2/s0/config", j({"name": "other", "stat_t": "n2/0"}))  # other nodes
+    a.handle("homeassistant/switch/node1/s0/config", b"")  # removal frees a place
+    assert a.handle("homeassistant/switch/node1/s9/config", j({"name": "s9", "stat_t": "n1/9"}))
+
+
+def test_topic_routes_match_wildcards_and_exact_topics_with_shared_owners() -> None:
+    r = TopicRoutes([["zigbee2mqtt/#"], ["homeassistant/+/+/config"]])
+    assert r.add(1, ["zigbee2mqtt/porch", "esp/status"]) == ["zigbee2mqtt/porch", "esp/status"]
+    assert r.match("zigbee2mqtt/porch") == [0, 1] and r.match("zigbee2mqtt/other") == [0]
+    assert r.match("homeassistant/light/x/config") == [1] and r.match("esp/status") == [1] and r.match("x") == []
+    assert r.add(0, ["esp/status"]) == []  # already subscribed for adapter 1
+    assert r.remove(1, ["esp/status", "zigbee2mqtt/porch", "never/added"]) == ["zigbee2mqtt/porch"]
+    assert r.match("esp/status") == [0] and r.remove(0, ["esp/status"]) == ["esp/status"]
+    assert sorted(r.filters()) == ["homeassistant/+/+/config", "zigbee2mqtt/#"]
 
 
 def test_ha_discovery_json_light_cover_lock_and_collisions() -> None:

@@ -156,3 +156,12 @@ def test_concurrent_writers_and_readers_see_consistent_snapshots(writers: int, r
     assert len(snap.entities) == group * writers
     assert all(e.state == str(rounds - 1) for e in snap.entities)
     assert home.stats.applied == writers * (group * rounds + 2 * (rounds // 50))
+
+
+def test_entities_by_source_counts_what_each_adapter_feeds() -> None:
+    home = LiveHome()
+    home.apply([EntityUpdate("light.a", state="on", source="zigbee2mqtt"),
+                EntityUpdate("light.b", state="on", source="zigbee2mqtt"),
+                EntityUpdate("switch.c", state="off", source="tasmota")])
+    home.apply([EntityUpdate("light.b", remove=True, source="zigbee2mqtt")])
+    assert home.entities_by_source() == {"zigbee2mqtt": 1, "tasmota": 1}

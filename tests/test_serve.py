@@ -356,3 +356,32 @@ def test_untrusted_broker_certificate_is_refused(tls_broker: Mosquitto, nlu: Edg
         assert svc.link.fatal is None  # a TLS failure may be transient: it keeps trying
     finally:
         svc.stop()
+
+
+def _discovery_flood(svc: Service, n: int) -> float:
+    """n HA discovery configs naming 3 topics each, then one message on every topic; seconds spent."""
+    t0 = time.perf_counter()
+    for i in range(n):
+        conf = {"name": f"Flood {i}", "uniq_id": f"flood_{n}_{i}", "stat_t": f"flood{n}/{i}/state",
+                "json_attr_t": f"flood{n}/{i}/attr", "avty_t": f"flood{n}/{i}/avail"}
+        svc._handle(f"homeassistant/switch/flood{n}_{i}/config", json.dumps(conf).encode(), True)
+    for i in range(n):
+        svc._handle(f"flood{n}/{i}/state", b"ON", False)
+        svc._handle(f"flood{n}/{i}/attr", b'{"power": 3}', False)
+        svc._handle(f"flood{n}/{i}/avail", b"online", False)
+    return time.perf_counter() - t0
+
+
+def test_discovery_flood_ingest_stays_linear(nlu: EdgeNLU, broker: Mosquitto, home_yaml: Path) -> None:
+    """3,000 configs naming 9,000 topics: every message is one route lookup, so ten times the configs
+    costs about ten times the work (a per-message scan or sort of the learned topics made it ~100x)."""
+    d = config(broker, home_yaml, adapters={"ha_discovery": {}})
+    svc = Service(ServeSettings.from_dict(d), nlu=nlu)  # not started: _handle is the ingest thread's work
+    subscribed: list[str] = []
+    svc.link.subscribe = subscribed.extend  # type: ignore[method-assign,assignment]
+    svc.link._connected.set()  # noqa: SLF001 - count what would be subscribed without a broker round trip
+    small = min(_discovery_flood(svc, 300) for _ in range(3))
+    big = _discovery_flood(svc, 3000)
+    assert len(subscribed) == 3 * 300 + 3 * 3000 and len(set(subscribed)) == len(subscribed)
+    assert svc.counters()["adapter_errors"] == 0 and svc.counters()["ignored"] == 0
+    assert big / small < 40, (small, big)

@@ -9,11 +9,13 @@ import pytest
 
 from edge_nlu.errors import ConfigError
 from edge_nlu.serve_config import (
+    DEFAULT_ADAPTERS,
     LimitSettings,
     ServeSettings,
     load_serve_settings,
     parse_broker_uri,
     read_config_file,
+    redact_uri,
 )
 from tests.conftest import ROOT
 
@@ -125,3 +127,61 @@ def test_relative_paths_are_taken_from_the_config_folder(tmp_path: Path) -> None
     assert s.home_path == tmp_path / "homes" / "h.yaml" and s.model_dir == tmp_path / "m"
     s2 = s.with_overrides(home_path=Path("/x.yaml"))
     assert s2.home_path == Path("/x.yaml") and s.home_path != s2.home_path
+
+
+def test_tls_section_with_a_plain_uri_is_refused(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.crt"
+    ca.write_text("x")
+    for uri, tls in [("mqtt://h", {"ca_file": str(ca)}), ("ws://h:80/mqtt", {"insecure": True})]:
+        with pytest.raises(ConfigError) as err:
+            ServeSettings.from_dict({"broker": {"uri": uri, "tls": tls}})
+        assert "broker.tls" in err.value.message and err.value.code == "tls_without_tls_uri"
+    assert ServeSettings.from_dict({"broker": {"uri": "mqtts://h", "tls": {"ca_file": str(ca)}}}).broker.tls.enabled
+    assert not ServeSettings.from_dict({"broker": {"uri": "mqtt://h", "tls": {"insecure": False}}}).broker.tls.enabled
+
+
+def test_password_file_must_be_private(tmp_path: Path) -> None:
+    pw = tmp_path / "pw"
+    pw.write_text("s3cret\n")
+    pw.chmod(0o644)
+    d = {"broker": {"uri": "mqtts://h", "username": "u", "password_file": str(pw)}}
+    with pytest.raises(ConfigError) as err:
+        ServeSettings.from_dict(d)
+    assert err.value.code == "password_file_permissions" and "chmod 600" in err.value.message
+    assert "s3cret" not in err.value.message
+    pw.chmod(0o600)
+    b = ServeSettings.from_dict(d).broker
+    assert (b.password, b.password_from, b.security_warnings()) == ("s3cret", "password_file", [])
+
+
+@pytest.mark.parametrize("uri", ["mqtt://u:hunter2@h:99999", "mqtt://u:hunter2@h/path", "http://u:hunter2@h",
+                                 "mqtt://u:hunter2@"])
+def test_uri_errors_never_echo_the_password(uri: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_serve_settings(uri, None, env={})
+    assert "hunter2" not in err.value.message and "u:***@" in err.value.message
+
+
+def test_redact_uri() -> None:
+    assert redact_uri("mqtts://alex:p@ss:w@rd@h:8883") == "mqtts://alex:***@h:8883"
+    assert redact_uri("mqtt://alex@h") == "mqtt://alex@h" and redact_uri("mqtt://h:1") == "mqtt://h:1"
+
+
+def test_password_from_the_environment_and_security_warnings() -> None:
+    b = load_serve_settings("mqtt://u@broker.lan", None, env={"EDGE_NLU_MQTT_PASSWORD": "e"}).broker
+    assert (b.password, b.password_from) == ("e", "env")
+    [plain] = b.security_warnings()
+    assert "unencrypted" in plain
+    b = load_serve_settings("mqtt://u:p@broker.lan", None, env={}).broker
+    assert len(b.security_warnings()) == 2 and any("`ps`" in w for w in b.security_warnings())
+    b = load_serve_settings("mqtt://u:p@127.0.0.1", None, env={}).broker  # loopback: nothing crosses a network
+    assert [w for w in b.security_warnings() if "unencrypted" in w] == []
+    assert load_serve_settings("mqtts://u@broker.lan", None, env={"EDGE_NLU_MQTT_PASSWORD": "e"}
+                               ).broker.security_warnings() == []
+
+
+def test_all_adapters_listen_unless_the_config_says_otherwise() -> None:
+    assert ServeSettings.from_dict({}).adapters == DEFAULT_ADAPTERS
+    assert ServeSettings().adapters == DEFAULT_ADAPTERS
+    assert ServeSettings.from_dict({"adapters": {}}).adapters == ()
+    assert ServeSettings.from_dict({"adapters": {"tasmota": False, "homie": True}}).adapters == ("homie",)
