@@ -133,9 +133,13 @@ class Request:
 def _find(t: str, phrase: str) -> list[Span]:
     if not phrase:
         return []
-    padded = f" {t} "
-    return [Span(m.start() - 1, m.end() - 1)
-            for m in re.finditer(rf"(?<= ){re.escape(phrase)}(?= )", padded)]
+    # plain str.find, not a regex per name: with more names than re's 512-pattern cache (a big
+    # discovered home) every query recompiled every pattern (~0.3 ms per entity)
+    padded, needle, out, i = f" {t} ", f" {phrase} ", [], 0
+    while (i := padded.find(needle, i)) >= 0:
+        out.append(Span(i, i + len(phrase)))
+        i += len(phrase) + 1  # the trailing space may start the next occurrence
+    return out
 
 
 def _free(spans: list[Span], taken: list[Span]) -> list[Span]:

@@ -46,6 +46,17 @@ MAX_OUT_QUEUE = 10000
 MAX_REASONS = 64
 """Distinct failure reasons remembered for log-once."""
 
+
+
+def _drop_not_connected(record: logging.LogRecord) -> bool:
+    """paho's loop logs 'Client is not connected' at ERROR once more after a clean disconnect; our own
+    loop never runs a disconnected client otherwise, so it is noise."""
+    return not record.getMessage().startswith("Client is not connected")
+
+
+PAHO_LOG = logging.getLogger("edge_nlu.serve.paho")
+PAHO_LOG.addFilter(_drop_not_connected)
+
 OnMessage = Callable[[str | None, bytes, bool], None]
 """(topic, or None when it is not valid UTF-8; payload; retained)."""
 
@@ -109,7 +120,7 @@ class MqttLink:
             reconnect_on_failure=False,  # our loop reconnects: it knows why a try failed
         )
         client.suppress_exceptions = True  # our callbacks catch their own; never let one kill the loop
-        client.enable_logger(logging.getLogger("edge_nlu.serve.paho"))
+        client.enable_logger(PAHO_LOG)
         if b.transport == "websockets":
             client.ws_set_options(path=b.ws_path)
         if b.username is not None:
