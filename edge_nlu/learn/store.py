@@ -10,9 +10,9 @@ A store opened with `resilient=True` (the service) never takes the NLU down: a c
 aside (`<name>.corrupt-<time>`) and a fresh one created; a read-only or unopenable file is read
 (or replaced by an empty in-memory store) with learning off; a failed write (disk full, I/O error,
 read-only) drops that write and the following ones, retrying every `retry_s`; a store file deleted or
-replaced while running is noticed within `CHECK_S` and reopened. Each is logged once; `health()`
-counts them. What is stored is capped (`TEXT_CAP`, `ID_CAP`, `MAX_TARGETS`): a hub records what was
-said, not megabytes of whatever a client sent.
+replaced while running is noticed before the next write (reads: within `CHECK_S`) and reopened.
+Each is logged once; `health()` counts them. What is stored is capped (`TEXT_CAP`, `ID_CAP`,
+`MAX_TARGETS`): a hub records what was said, not megabytes of whatever a client sent.
 """
 
 from __future__ import annotations
@@ -57,7 +57,8 @@ MAX_TARGETS = 64
 RETRY_S = 30.0
 """A degraded store (disk full, read-only, I/O errors) tries writing again this often (host monotonic clock)."""
 CHECK_S = 1.0
-"""How often the store checks that its file is still the one it opened (deleted or replaced while running)."""
+"""How often a read checks that the file is still the one opened (deleted or replaced while running); every
+write checks (a stat, microseconds), so no turn goes to a deleted file unnoticed."""
 _FAULTS = frozenset({"store_corrupt", "store_full", "store_io", "store_readonly", "store_cantopen"})
 """Codes of store faults a resilient store survives (busy, version and bad-input errors are not faults)."""
 _SQLITE_CODES = {11: "store_corrupt", 26: "store_corrupt", 13: "store_full", 10: "store_io", 8: "store_readonly",
@@ -365,10 +366,10 @@ class InteractionStore:
         self._health["faults"] += 1
         self._retry_at = time.monotonic() + self.retry_s
         if self._fault is None:
-            how = {"rw": "keeping what is stored", "ro": "reading it read-only", "immutable": "reading it read-only",
-                   "memory": "without what it holds"}[self._mode]
-            log.error("interaction store %s: %s; answering %s with learning off (writes dropped) until it works "
-                      "again, retried every %.0f s", self.path, fault.message, how, self.retry_s)
+            how = {"rw": "kept open", "ro": "read read-only", "immutable": "read read-only",
+                   "memory": "replaced by an empty in-memory stand-in"}[self._mode]
+            log.error("%s [%s]; queries are still answered (the store is %s), learning is off (writes dropped) "
+                      "until a write works again, retried every %.0f s", fault.message, fault.code, how, self.retry_s)
         self._fault = fault
 
     def _reconnect(self) -> None:
@@ -388,7 +389,7 @@ class InteractionStore:
         if not self.resilient or self._closed:
             return
         now = time.monotonic()
-        if self._mode == "rw" and self.path != ":memory:" and now >= self._next_check:
+        if self._mode == "rw" and self.path != ":memory:" and (write or now >= self._next_check):
             self._next_check = now + CHECK_S
             if self._stat() != self._identity:  # SQLite would go on writing to the deleted file
                 self._health["reopened"] += 1
