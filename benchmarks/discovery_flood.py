@@ -31,11 +31,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from mqtt_bench import QUERIES, counters, log, run_queries, summary  # noqa: E402
+
 from edge_nlu.broker import LocalBroker  # noqa: E402
 from edge_nlu.livedemo import SITES, wait_ready, write_home  # noqa: E402
 from edge_nlu.satellite import Satellite, ServeProcess  # noqa: E402
 from edge_nlu.simhome import SimHome  # noqa: E402
-from mqtt_bench import QUERIES, counters, log, run_queries, summary  # noqa: E402
 
 LAMPS = 200
 NODES = 30

@@ -61,7 +61,11 @@ def echo_main(port: int) -> None:
     c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-echo")
     c.on_socket_open = _nodelay
     c.on_connect = lambda cl, *_: cl.subscribe("bench/echo/in", qos=1)
-    c.on_message = lambda cl, u, m: cl.publish("bench/echo/out", m.payload, qos=1)
+
+    def echo(cl: mqtt.Client, u: Any, m: mqtt.MQTTMessage) -> None:
+        cl.publish("bench/echo/out", m.payload, qos=1)
+
+    c.on_message = echo
     c.connect("127.0.0.1", port)
     c.loop_forever()
 
