@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -357,3 +359,46 @@ def test_a_learning_failure_falls_back_to_plain_parsing(
         assert _ask(sat, "what time is it")["error"] is None
     finally:
         svc.stop()
+
+
+def test_serve_killed_mid_traffic_loses_no_acknowledged_turn(broker: Mosquitto, home_yaml: Path,  # noqa: F811
+                                                             tmp_path: Path) -> None:
+    """benchmarks/kill9.py does this 20 times (and kills `edge-nlu learn`); once here."""
+    store = tmp_path / "learn.sqlite3"
+    cfg = tmp_path / "serve.json"
+    cfg.write_text(json.dumps(config(broker, home_yaml, learning={"store": str(store)})))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with (tmp_path / "serve.log").open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "edge_nlu.cli", "serve", "--config", str(cfg)], cwd=ROOT,
+                                env=env, stdout=out, stderr=out)
+    p = listen(Probe(broker))
+    acked: list[str] = []
+    stop = threading.Event()
+
+    def traffic() -> None:
+        while not stop.is_set():
+            try:
+                acked.append(p.query("turn off the kitchen lights", session=uuid.uuid4().hex[:8], timeout=2)[1]["id"])
+            except AssertionError:  # not answered (starting, or killed): not acknowledged
+                pass
+
+    worker = threading.Thread(target=traffic)
+    try:
+        wait_ready(p, timeout=DEADLINE)
+        worker.start()
+        until(lambda: len(acked) >= 20, "20 answered queries")
+        proc.send_signal(signal.SIGKILL)  # mid-traffic: queries are in flight
+        assert proc.wait(10) == -signal.SIGKILL
+    finally:
+        stop.set()
+        if worker.is_alive():
+            worker.join(15)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        p.close()
+    assert integrity(store) == "ok"
+    db = sqlite3.connect(str(store))
+    stored = {r[0] for r in db.execute("SELECT query_id FROM turns")}
+    db.close()
+    assert [q for q in acked if q not in stored] == []
