@@ -122,18 +122,21 @@ def main(argv: list[str] | None = None) -> int:
             svc.start()
             wait_ready(sat, svc)
             traffic.start()
-            t0 = time.monotonic()
-            full = subprocess.run(learn_cmd(cfg), capture_output=True, text=True, cwd=ROOT, timeout=600)
-            learn_s = time.monotonic() - t0
-            if full.returncode != 0:
-                raise RuntimeError(f"edge-nlu learn failed: {full.stderr[-2000:]}")
-            mining_s = min(learn_s, float(json.loads(full.stdout)["seconds"]))
+            timed = []
+            for _ in range(2):  # the first run writes every rewrite anew; later runs are faster: time both
+                t0 = time.monotonic()
+                full = subprocess.run(learn_cmd(cfg), capture_output=True, text=True, cwd=ROOT, timeout=600)
+                if full.returncode != 0:
+                    raise RuntimeError(f"edge-nlu learn failed: {full.stderr[-2000:]}")
+                timed.append((time.monotonic() - t0, json.loads(full.stdout)))
+            learn_s, learned = min(timed, key=lambda t: t[0])
+            mining_s = min(learn_s, float(learned["seconds"]))
             report["learn_run_s"], report["learn_mining_s"] = round(learn_s, 2), round(mining_s, 2)
-            report["learn_report"] = json.loads(full.stdout)
+            report["learn_report"] = learned
             learn_kills: list[dict[str, Any]] = []
             for j in range(args.learn_kills):
                 proc = subprocess.Popen(learn_cmd(cfg), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
-                time.sleep(learn_s - mining_s * rng.uniform(0.05, 0.95))  # within the mining (after start-up)
+                time.sleep(learn_s - mining_s * rng.uniform(0.1, 0.95))  # within the mining (after start-up)
                 mid_run = proc.poll() is None
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()

@@ -275,11 +275,27 @@ def _texts(path: Path) -> set[str]:
         db.close()
 
 
+def test_a_write_lock_held_past_busy_timeout_drops_one_write_without_degrading(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with InteractionStore(path, resilient=True) as s:
+        s.record_turn(rec(0))
+        other = sqlite3.connect(str(path), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # e.g. a long `edge-nlu learn` transaction
+        try:
+            assert s.record_turn(rec(1)) == 0  # after busy_timeout (5 s), dropped
+            assert len(s.turns()) == 1  # reads are not blocked (WAL)
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert s.health()["state"] == "ok" and s.health()["busy"] == 1
+        assert s.record_turn(rec(2)) > 0
+
+
 def test_health_of_a_sound_store(tmp_path: Path) -> None:
     with InteractionStore(tmp_path / "s.db", resilient=True) as s:
         s.record_turn(rec(1))
         assert s.health() == {"state": "ok", "mode": "rw", "fault": None, "faults": 0, "dropped_writes": 0,
-                              "recoveries": 0, "moved_aside": 0, "reopened": 0}
+                              "recoveries": 0, "moved_aside": 0, "reopened": 0, "busy": 0}
 
 
 # --- end to end: a real Mosquitto and the service ---------------------------------------------------------------

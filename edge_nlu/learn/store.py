@@ -242,7 +242,8 @@ class InteractionStore:
         self._retry_at = 0.0
         self._next_check = 0.0
         self._closed = False
-        self._health = {"faults": 0, "dropped_writes": 0, "recoveries": 0, "moved_aside": 0, "reopened": 0}
+        self._health = {"faults": 0, "dropped_writes": 0, "recoveries": 0, "moved_aside": 0, "reopened": 0,
+                        "busy": 0}
         self._connect()
 
     def _connect(self) -> None:
@@ -449,9 +450,9 @@ class InteractionStore:
         if write:
             self._health["dropped_writes"] += 1
         if e.code == "store_busy":  # another process held the lock past busy_timeout: drop this write only
-            self._health["faults"] += 1
-            if self._health["faults"] == 1:
-                log.warning("interaction store %s: %s; dropped a write", self.path, e.message)
+            self._health["busy"] += 1
+            if self._health["busy"] == 1:
+                log.warning("%s; dropped that write (further ones are counted in health()['busy'])", e.message)
             return
         if e.code == "store_corrupt" and self._mode == "rw":
             try:
