@@ -295,3 +295,14 @@ def test_learning_security_settings_are_checked() -> None:
                 {"min_global_sites": 0}, {"min_global_users": "two"}, {"feedback_window_s": "soon"}):
         with pytest.raises(ConfigError, match="learning"):
             LearnSettings.from_dict(bad)
+
+
+def test_a_misheard_direction_may_be_fixed_a_said_one_not(nlu: EdgeNLU) -> None:
+    """The opposite rule protects what the words say; "turn of" (misheard "off") read as on may be fixed."""
+    from edge_nlu.learn.guard import said_direction
+
+    on = nlu.parse("turn on the kitchen lights", KITCHEN)
+    off = nlu.parse("turn off the kitchen lights", KITCHEN)
+    assert check_rewrite(on, off, nlu.home, 0.7, "turn on the kitchen lights") == "opposite"
+    assert check_rewrite(on, off, nlu.home, 0.7, "turn of the kitchen lights") is None
+    assert said_direction("unlock the front door", ("power", -1)) and not said_direction("the front door", ("power", 1))

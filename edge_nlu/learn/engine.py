@@ -23,7 +23,7 @@ from typing import Any
 from ..errors import EdgeNLUError
 from ..home import Home
 from ..pipeline import EdgeNLU
-from .guard import check_rewrite, confidence, is_sensitive, opposite, touches_sensitive, turn_result
+from .guard import check_rewrite, flips, is_sensitive, touches_sensitive, turn_result
 from .markov import MinerSettings, chains, mine
 from .preferences import apply_preferences, flip_person, parse_teaching, preference_history
 from .rewriter import OnlineRewriter
@@ -204,7 +204,7 @@ class SelfLearning:
         result = self.nlu.parse(rewrite[0] if rewrite else text, ctx, query_id, home=home)
         if rewrite is not None and rewrite[3]:
             original = self.nlu.parse(text, ctx, query_id, home=home)
-            reason = check_rewrite(original, result, base, self.settings.defect_confidence)
+            reason = check_rewrite(original, result, base, self.settings.defect_confidence, text)
             if reason is not None:  # a learned rewrite never unlocks, opens or flips: answer as said
                 self.guard_blocked += 1
                 log.info("guard (%s): not rewriting %r to %r", reason, text, rewrite[0])
@@ -217,7 +217,7 @@ class SelfLearning:
         if answering is not None and self._succeeded(result):
             # the answer to "what did you mean?" worked: it becomes this user's rewrite, unless it is unsafe
             original = self.nlu.parse(answering.text, ctx, query_id, home=home)
-            reason = check_rewrite(original, result, base, self.settings.defect_confidence)
+            reason = check_rewrite(original, result, base, self.settings.defect_confidence, answering.text)
             entry = {"ts": ts, "kind": "taught", "src": normalize(answering.text), "dst": text.strip(),
                      "users": [user], "sites": [site]}
             if reason is None:
@@ -288,7 +288,7 @@ class SelfLearning:
             act = r2.get("action")
             if r2.get("error") is None and act is not None and (act.get("targets") or r2.get("response")) \
                     and conf2 >= self.settings.defect_confidence and conf2 > conf0:
-                if check_rewrite(original, r2, base, self.settings.defect_confidence) is not None:
+                if check_rewrite(original, r2, base, self.settings.defect_confidence, text) is not None:
                     self.guard_blocked += 1
                     continue
                 return r2, (c.text, c.layer, c.score)
@@ -387,7 +387,7 @@ class SelfLearning:
         if p.kind == "phrase" and p.value:
             cmd = self.nlu.parse(p.value, ctx, None, home=home)
             said = self.nlu.parse(p.key, ctx, None, home=home)
-            if opposite(said, cmd) and confidence(said) >= self.settings.defect_confidence:
+            if flips(said, cmd, self.settings.defect_confidence, p.key):
                 return "opposite"
             return "sensitive" if touches_sensitive(cmd, p.value, base) else None
         if p.kind == "alias" and p.value:
@@ -472,7 +472,7 @@ class SelfLearning:
         ctx, home = self._recent.get(query_id, ({"user": t.user}, None))
         base = home or self.nlu.home
         reason = check_rewrite(self.nlu.parse(t.text, ctx, None, home=home), self.nlu.parse(text, ctx, None, home=home),
-                               base, self.settings.defect_confidence)
+                               base, self.settings.defect_confidence, t.text)
         entry = {"ts": ts, "kind": "taught", "src": t.norm, "dst": text, "users": [t.user], "sites": [t.site]}
         if reason is not None:
             self.store.add_audit([{**entry, "event": "rejected", "reason": f"guard: {reason}"}])
@@ -605,7 +605,7 @@ def mine_store(store: InteractionStore, settings: LearnSettings, now: float | No
     dropped: set[tuple[str | None, str]] = set()
 
     def safe(r: LearnedRewrite) -> bool:
-        reason = check_rewrite(said.get(r.src), worked.get(normalize(r.dst)), home, settings.defect_confidence)
+        reason = check_rewrite(said.get(r.src), worked.get(normalize(r.dst)), home, settings.defect_confidence, r.src)
         if reason is None:
             return True
         if (r.user, r.src) not in dropped:

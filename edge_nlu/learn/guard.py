@@ -41,6 +41,19 @@ _NLU_POLARITY = {
     "iot_cover_open": ("power", 1), "iot_cover_close": ("power", -1),
 }
 _EFFECT_SLOTS = ("position", "brightness", "temperature", "volume_level")
+_DIRECTION_WORDS: dict[tuple[str, int], frozenset[str]] = {
+    ("power", 1): frozenset({"on", "open", "opened", "lock", "locked", "start", "up", "raise"}),
+    ("power", -1): frozenset({"off", "close", "closed", "shut", "unlock", "unlocked", "stop", "down", "lower"}),
+    ("play", 1): frozenset({"play", "resume", "unpause", "continue"}),
+    ("play", -1): frozenset({"pause", "stop", "hold"}),
+    ("skip", 1): frozenset({"next", "forward", "skip"}),
+    ("skip", -1): frozenset({"previous", "back", "last"}),
+    ("vacuum", 1): frozenset({"start", "clean", "vacuum", "hoover"}),
+    ("vacuum", -1): frozenset({"stop", "dock", "return", "home"}),
+    ("alarm", 1): frozenset({"arm", "armed", "set"}),
+    ("alarm", -1): frozenset({"disarm", "disarmed", "off"}),
+}
+"""Words that say a direction outright: a reading they back is what the words mean."""
 
 
 def is_sensitive(entity_id: str, home: Home | None = None) -> bool:
@@ -105,22 +118,39 @@ def confidence(result: dict[str, Any] | None) -> float:
         return 0.0
 
 
+def said_direction(text: str, pol: tuple[str, int]) -> bool:
+    """The words themselves say this direction (and not the other): "turn ON the lights", not "turn of"."""
+    words = set(re.findall(r"[a-z]+", text.lower()))
+    same, other = _DIRECTION_WORDS.get(pol, frozenset()), _DIRECTION_WORDS.get((pol[0], -pol[1]), frozenset())
+    return bool(words & same) and not words & other
+
+
 def check_rewrite(original: dict[str, Any] | None, rewritten: dict[str, Any] | None,
-                  home: Home | None = None, sure: float = 0.0) -> str | None:
+                  home: Home | None = None, sure: float = 0.0, text: str | None = None) -> str | None:
     """Why the rewritten parse may not replace the original one, or None when it may.
 
     "sensitive": it changes what happens to a lock, alarm, valve or entry cover (including acting on one
     where the original did not, or no longer acting on one the original did). "opposite": it does the
     opposite of the original (on -> off, open -> close, pause -> play, ...) on the same devices, or when
-    either side names none, when the model read the original with at least `sure` confidence: a confident
-    reading ("turn on the kitchen lights") is what the words mean and must not be turned around, while an
-    unsure one ("douse the kitchen lights" read as turn on) is the misreading learning exists to fix.
-    Sensitive devices have no such exception.
+    either side names none, when the model read the original with at least `sure` confidence and, given the
+    original's words (`text`), those words say that direction outright. A confident reading the words back
+    ("turn on the kitchen lights") is what they mean and must not be turned around; an unsure one ("douse
+    the kitchen lights" read as turn on) or one the words do not back ("turn of the kitchen lights", misheard,
+    read as turn on) is the misreading learning exists to fix. Sensitive devices have no such exception.
     """
     e0, e1 = _effects(original, home), _effects(rewritten, home)
     if any(e0.get(k) != e1.get(k) for k in set(e0) | set(e1)):
         return "sensitive"
-    return "opposite" if opposite(original, rewritten) and confidence(original) >= sure else None
+    return "opposite" if flips(original, rewritten, sure, text) else None
+
+
+def flips(original: dict[str, Any] | None, rewritten: dict[str, Any] | None, sure: float = 0.0,
+          text: str | None = None) -> bool:
+    """The "opposite" rule of `check_rewrite` alone."""
+    if not opposite(original, rewritten) or confidence(original) < sure:
+        return False
+    pol = polarity(original)
+    return text is None or pol is None or said_direction(text, pol)
 
 
 def opposite(original: dict[str, Any] | None, rewritten: dict[str, Any] | None) -> bool:
