@@ -306,3 +306,28 @@ def test_a_misheard_direction_may_be_fixed_a_said_one_not(nlu: EdgeNLU) -> None:
     assert check_rewrite(on, off, nlu.home, 0.7, "turn on the kitchen lights") == "opposite"
     assert check_rewrite(on, off, nlu.home, 0.7, "turn of the kitchen lights") is None
     assert said_direction("unlock the front door", ("power", -1)) and not said_direction("the front door", ("power", 1))
+
+
+def test_learn_list_shows_the_audit_log(engine: SelfLearning, store: InteractionStore) -> None:
+    import argparse
+    import io
+    import json
+
+    from edge_nlu.cli_learn import run_learn
+
+    engine.handle("when i say good night unlock the front door", site="hall-puck", user="alex", ts=T0)
+    engine.handle("yes", site="hall-puck", user="alex", ts=T0 + 5)
+    for k in range(3):
+        _attack_chain(engine, T0 + 1000 * (k + 1))
+    engine.learn(now=T0 + 10_000)
+    engine.learn(now=T0 + 10_100)  # a second night does not log the same refusal again
+    out = io.StringIO()
+    run_learn(argparse.Namespace(config=None, store=Path(store.path), list=True, json=True), out)
+    audit = json.loads(out.getvalue())["audit"]
+    assert [(e["event"], e["src"], e["users"], e["sites"]) for e in audit if e["src"] == "good night"] == [
+        ("pending", "good night", ["alex"], ["hall-puck"]), ("confirmed", "good night", ["alex"], ["hall-puck"])]
+    rejected = [e for e in audit if e["event"] == "rejected" and e["src"] == "lock the front door"]
+    assert len(rejected) == 1 and rejected[0]["users"] == ["mallory"] and rejected[0]["reason"].startswith("guard")
+    out = io.StringIO()
+    run_learn(argparse.Namespace(config=None, store=Path(store.path), list=True, json=False), out)
+    assert "confirmed" in out.getvalue() and "mallory" in out.getvalue()

@@ -602,14 +602,14 @@ def mine_store(store: InteractionStore, settings: LearnSettings, now: float | No
     said, worked = _effects(all_chains)
     support = _support(all_chains)
     audit: list[_Audit] = []
-    dropped: set[tuple[str | None, str]] = set()
+    dropped: set[tuple[str, str]] = set()
 
     def safe(r: LearnedRewrite) -> bool:
         reason = check_rewrite(said.get(r.src), worked.get(normalize(r.dst)), home, settings.defect_confidence, r.src)
         if reason is None:
             return True
-        if (r.user, r.src) not in dropped:
-            dropped.add((r.user, r.src))
+        if (r.src, normalize(r.dst)) not in dropped:  # once per rewrite, whichever layer mined it
+            dropped.add((r.src, normalize(r.dst)))
             users, sites = support.get((r.src, normalize(r.dst)), (set(), set()))
             audit.append({"ts": now, "event": "rejected", "kind": r.source, "src": r.src, "dst": r.dst,
                           "users": sorted(users), "sites": sorted(sites), "reason": f"guard: {reason}"})
@@ -661,7 +661,10 @@ def mine_store(store: InteractionStore, settings: LearnSettings, now: float | No
             audit.append({"ts": now, "event": "removed", "kind": r.source, "src": r.src, "dst": r.dst,
                           "users": r.meta.get("users", []), "sites": r.meta.get("sites", []),
                           "reason": "no longer supported"})
-    store.add_audit(audit)
+    logged = {(e["event"], e["kind"], e["src"], e["dst"], e["reason"]) for e in store.audit(limit=5000)
+              if e["event"] == "rejected"}
+    store.add_audit([e for e in audit if e["event"] != "rejected"  # a refusal is logged once, not every night
+                     or (e["event"], e["kind"], e["src"], e["dst"], e["reason"]) not in logged])
     return {
         "chains": len(all_chains), "precomputed": len(rewrites), "personal": len(personal),
         "users": len(by_user), "user_list": sorted(by_user), "pruned": pruned,
