@@ -48,12 +48,15 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def rss_kib(pid: int) -> int | None:
+def rss_kib(pid: int) -> tuple[int, int] | None:
+    """(VmRSS, RssAnon) in KiB: RssAnon is the heap, which a leak grows; file pages come and go."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return None
-    return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), None)
+    vals = {line.split(":")[0]: int(line.split()[1]) for line in status.splitlines()
+            if line.startswith(("VmRSS:", "RssAnon:"))}
+    return vals.get("VmRSS", 0), vals.get("RssAnon", 0)
 
 
 def slope_mib_per_hour(samples: list[tuple[float, float]]) -> float | None:
@@ -110,6 +113,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="1 minute")
     ap.add_argument("--query-rate", type=float, default=4.0, help="queries per second")
     ap.add_argument("--device-rate", type=float, default=50.0, help="device state messages per second")
+    ap.add_argument("--keep-log", type=Path, help="copy the service's log here")
     args = ap.parse_args()
     minutes = 1.0 if args.quick else args.minutes
     report: dict[str, Any] = {"minutes": minutes, "query_rate": args.query_rate, "device_rate": args.device_rate}
@@ -140,6 +144,8 @@ def main() -> int:
             devices = DeviceTraffic(b.port, [d.friendly_name for d in sim.zigbee], args.device_rate, stop)
             devices.start()
             samples: list[tuple[float, float]] = []
+            anon: list[tuple[float, float]] = []
+            last_answer, longest_gap = time.monotonic(), 0.0
             t0 = time.monotonic()
             end = t0 + minutes * 60
             next_sample, n, answered, lost, fed = t0, 0, 0, 0, 0
@@ -148,13 +154,16 @@ def main() -> int:
             while time.monotonic() < end:
                 now = time.monotonic()
                 if now >= next_sample:
-                    kib = rss_kib(svc.pid)
-                    if kib is None:
+                    both = rss_kib(svc.pid)
+                    if both is None:
                         raise SystemExit(f"serve died:\n{svc.log_tail()}")
+                    kib = both[0]
                     samples.append((now - t0, kib / 1024))
+                    anon.append((now - t0, both[1] / 1024))
                     next_sample += 5.0
                     if len(samples) % 12 == 0:
-                        log(f"  {now - t0:5.0f} s  RSS {kib / 1024:.1f} MiB  queries {n}  lost {lost}")
+                        log(f"  {now - t0:5.0f} s  RSS {kib / 1024:.1f} MiB (anon {both[1] / 1024:.1f})  queries {n}  "
+                            f"lost {lost}")
                 text, site = QUERIES[n % len(QUERIES)]
                 a = sat.ask(text, site, session_id=uuid.uuid4().hex, timeout=10.0)
                 n += 1
@@ -163,6 +172,8 @@ def main() -> int:
                 else:
                     answered += 1
                     lat.append(a.result_s)
+                    longest_gap = max(longest_gap, time.monotonic() - last_answer)
+                    last_answer = time.monotonic()
                     if n % 2 == 0:
                         feedback.publish("edge-nlu/feedback", json.dumps(
                             {"id": a.result.get("id"), "signal": "positive" if n % 4 else "negative",
@@ -182,6 +193,12 @@ def main() -> int:
                             "first_sample": round(samples[0][1], 1)},
                 "rss_slope_mib_per_hour": {"second_half": slope_mib_per_hour(half),
                                            "after_warmup": slope_mib_per_hour(warm)},
+                "rss_anon_mib": {"start": round(next(v for t, v in anon if t >= warm[0][0]), 1) if warm else None,
+                                 "max": round(max(v for _, v in anon), 1), "end": round(anon[-1][1], 1)},
+                "rss_anon_slope_mib_per_hour": {
+                    "second_half": slope_mib_per_hour([(t, v) for t, v in anon if t >= anon[-1][0] / 2]),
+                    "after_warmup": slope_mib_per_hour([(t, v) for t, v in anon if warm and t >= warm[0][0]])},
+                "longest_gap_between_answers_s": round(longest_gap, 1),
                 "samples": len(samples),
                 "learning_on": "self-learning is OFF" not in svc.log_tail(10**7),
             })
@@ -198,6 +215,8 @@ def main() -> int:
             errors = [line for line in (folder / "serve.log").read_text(errors="replace").splitlines()
                       if " ERROR " in line][:5] if (folder / "serve.log").is_file() else []
             report["serve_errors"] = errors
+            if args.keep_log is not None and (folder / "serve.log").is_file():
+                args.keep_log.write_bytes((folder / "serve.log").read_bytes())
     print(json.dumps(report, indent=2))
     return 0
 
