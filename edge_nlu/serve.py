@@ -20,6 +20,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -127,8 +128,9 @@ class Service:
     # --- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        loops = [("edge-nlu-ingest", self._ingest_loop), ("edge-nlu-query", self._query_loop),
-                 ("edge-nlu-stats", self._stats_loop)]
+        loops: list[tuple[str, Callable[[], object]]] = [
+            ("edge-nlu-ingest", self._ingest_loop), ("edge-nlu-query", self._query_loop),
+            ("edge-nlu-stats", self._stats_loop), ("edge-nlu-census", self._census)]
         if self.learning is not None:
             loops.append(("edge-nlu-learn", self._learn_loop))
         for name, target in loops:
@@ -427,7 +429,6 @@ class Service:
         self.link.publish(f"{self.settings.topics.edge_nlu}/result/{site}", result)
 
     def _stats_loop(self) -> None:
-        self._census()
         interval = self.settings.stats_interval_s
         if interval <= 0:
             return
