@@ -2,9 +2,10 @@
 
     python benchmarks/store_faults.py [--queries 200] [--quick] [--only NAME ...]
 
-Each fault gets its own serve (a child process, learning on, a real Mosquitto on a free port):
-corrupt file, truncated file, read-only file (chattr +i as root, chmod otherwise), read-only folder
-(a tmpfs remounted read-only), full disk (a small tmpfs filled up), store deleted while running.
+Each fault, and first a sound store as the baseline, gets its own serve (a child process, learning
+on, a real Mosquitto on a free port): corrupt file, truncated file, read-only file (chattr +i as
+root, chmod otherwise), read-only folder (a tmpfs remounted read-only), full disk (a small tmpfs
+filled up), store deleted while running.
 Per fault it prints the queries sent and answered while the fault holds, and, where the fault can
 be lifted, the seconds from lifting it until learning records turns again (the store retries a
 failed write every 30 s), plus how many ERROR lines the store logged and serve's exit code.
@@ -156,6 +157,7 @@ class Deleted(Fault):
 
 
 FAULTS: dict[str, Callable[[], Fault]] = {
+    "none": lambda: Fault("none"),  # the baseline: a sound store, same queries
     "corrupt_file": lambda: Corrupt("corrupt_file"), "truncated_file": lambda: Truncated("truncated_file"),
     "read_only_file": lambda: ReadOnlyFile("read_only_file"), "read_only_dir": lambda: ReadOnlyDir("read_only_dir"),
     "full_disk": lambda: FullDisk("full_disk"), "deleted_while_running": lambda: Deleted("deleted_while_running"),
