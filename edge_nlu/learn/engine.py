@@ -438,9 +438,9 @@ class SelfLearning:
 
         Plain positive/negative feedback may leave siteId and user out (it only marks the turn); a
         correction, whose text becomes a rewrite, must name the turn's siteId, and its user unless that
-        is the site's default user, and come within `feedback_window_s` of the turn (request time; a
-        message without a time takes its turn's). A siteId or user that does not match the turn is
-        refused for every signal."""
+        is the site's default user. Every signal must come within `feedback_window_s` of the turn
+        (request time; a message without a time takes its turn's), and a siteId or user that does not
+        match the turn is refused for every signal."""
         tid = self.store.turn_id_for_query(query_id)
         turn = self.store.turn(tid) if tid is not None else None
         if turn is None:
@@ -453,13 +453,13 @@ class SelfLearning:
         if user is not None and user != t.user:
             return "user does not match the turn's"
         ts = t.ts if ts is None else self.clamp_ts(float(ts))
+        if not t.ts - _FUTURE_SLACK_S <= ts <= t.ts + self.settings.feedback_window_s:
+            return f"feedback must come within {self.settings.feedback_window_s:g} s of its turn"
         if signal == "correction":
             if site is None:
                 return "a correction must name the turn's siteId"
             if t.user and user is None and self.site_users.get(t.site) != t.user:
                 return "a correction must name the turn's user"
-            if not t.ts - _FUTURE_SLACK_S <= ts <= t.ts + self.settings.feedback_window_s:
-                return f"a correction must come within {self.settings.feedback_window_s:g} s of its turn"
         self.store.add_signal(turn.id, signal, ts, text)
         if t.user and signal == "correction" and text and normalize(text) != t.norm:
             self._correct(turn, query_id, text.strip(), ts)
