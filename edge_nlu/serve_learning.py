@@ -123,10 +123,9 @@ class LearningBridge:
             return "feedback user must be a string"
         when = data.get("time")
         ts = request_ts(when) if isinstance(when, str) and when else None
-        if signal == "correction":
-            answered = self._answered.get(qid)
-            if answered is None or time.monotonic() - answered > self.settings.feedback_window_s:
-                return f"a correction must follow its answer within {self.settings.feedback_window_s:g} s"
+        answered = self._answered.get(qid)  # live, by the host clock: feedback follows its answer closely
+        if answered is None or time.monotonic() - answered > self.settings.feedback_window_s:
+            return f"feedback must follow its answer within {self.settings.feedback_window_s:g} s"
         return self.engine.feedback_refusal(qid, signal, ts, text, site=site, user=user)
 
     # -- queries -----------------------------------------------------------------------------------
