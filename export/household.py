@@ -491,7 +491,7 @@ class Simulator:
             if rng.random() < m.p_barge:
                 self.engine.barge_in(goal.site, session, t + rng.uniform(0.5, 2.5))
             if rng.random() < m.p_correction:  # typed into the app: a correction, no more talking
-                self.engine.feedback(qid, "correction", t + 20.0, text=goal.canonical)
+                self.engine.feedback(qid, "correction", t + 20.0, text=goal.canonical, site=goal.site, user=u.id)
                 break
             negative = rng.random() < m.p_negative  # "that's wrong" instead of rephrasing
             if negative:
