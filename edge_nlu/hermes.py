@@ -17,11 +17,13 @@ from typing import Any
 
 from .errors import InvalidInputError
 from .home import norm
-from .sanitize import clean_text
+from .sanitize import MQTT_UNSAFE, clean_text
 from .serve_config import SiteSettings
 
 MAX_ID_CHARS = 256
-_TOPIC_UNSAFE = re.compile(r"[/#+\x00]")
+# What cannot be one topic level: separators, wildcards, and what MQTT forbids in any topic (a
+# siteId with a control character would otherwise knock the service off the broker when answered)
+_TOPIC_UNSAFE = re.compile(f"[/#+]|{MQTT_UNSAFE.pattern}")
 
 
 class QueryError(InvalidInputError):
@@ -75,7 +77,7 @@ def parse_query(payload: bytes, max_bytes: int = 256 * 1024) -> HermesQuery:
     site = data.get("siteId", "default")
     if not isinstance(site, str) or not site or len(site) > MAX_ID_CHARS or _TOPIC_UNSAFE.search(site):
         partial.pop("siteId", None)
-        raise QueryError("siteId must be a non-empty string without '/', '+' or '#'", partial)
+        raise QueryError("siteId must be a non-empty string without '/', '+', '#' or control characters", partial)
 
     def opt_str(key: str) -> str | None:
         value = data.get(key)

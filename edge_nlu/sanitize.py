@@ -25,6 +25,11 @@ MAX_NODES = 1_000_000
 """Most values visited in one document: a YAML alias bomb expands past this long before memory runs out."""
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_NONCHARACTERS = "\ufdd0-\ufdef" + "".join(f"{chr(p + 0xFFFE)}{chr(p + 0xFFFF)}" for p in range(0, 0x110000, 0x10000))
+MQTT_UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f\ud800-\udfff{_NONCHARACTERS}]")
+"""Characters MQTT forbids in a topic (spec 1.5.4: NUL, controls, surrogates, non-characters).
+Mosquitto disconnects a client that publishes or subscribes to such a topic, and a client that
+resends it on every reconnect never stays connected."""
 
 
 class TooDeepError(InvalidInputError):

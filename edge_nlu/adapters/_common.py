@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import ConfigError, EdgeNLUError
 from ..live_home import slug
-from ..sanitize import clean
+from ..sanitize import MQTT_UNSAFE, clean
 from .base import AdapterError
 
 MAX_STR = 256
@@ -173,10 +173,12 @@ def entity_id(domain: str, *parts: str) -> str:
 
 
 def split_topic(topic: str) -> list[str] | None:
-    """Topic segments, or None for a topic no device convention produces (empty, wildcards, NUL)."""
+    """Topic segments, or None for a topic no device convention produces (empty, wildcards, or a
+    character MQTT forbids: learning such a topic from a discovery config and subscribing to it
+    would get the service disconnected by the broker, again on every reconnect)."""
     if not isinstance(topic, str) or not topic or len(topic) > 1024:
         return None
-    if any(c in topic for c in "+#\x00"):
+    if any(c in topic for c in "+#") or MQTT_UNSAFE.search(topic):
         return None
     return topic.split("/")
 
