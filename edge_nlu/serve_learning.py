@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hmac
 import itertools
-import json
 import logging
 import time
 from collections import OrderedDict
@@ -22,6 +21,7 @@ from .learn.engine import SelfLearning
 from .learn.settings import LearnSettings
 from .learn.store import InteractionStore
 from .pipeline import EdgeNLU
+from .sanitize import loads
 
 log = logging.getLogger("edge_nlu.serve")
 
@@ -74,7 +74,7 @@ class LearningBridge:
     def on_event(self, topic: str, payload: bytes, arrival: float) -> str | None:
         """Apply one feedback-side message; returns why it was refused, or None."""
         try:
-            data = json.loads(payload)
+            data = loads(payload)  # strict UTF-8, lone surrogates replaced: the store needs encodable text
         except (ValueError, UnicodeDecodeError, RecursionError):
             return "not JSON"
         if not isinstance(data, dict):
