@@ -496,14 +496,17 @@ class SelfLearning:
         return True
 
     def barge_in(self, site: str, session: str | None, ts: float | None = None) -> bool:
+        """The user cut the answer off. Without a time (a Hermes sessionEnded carries none) it belongs to
+        the latest turn of that session (else of the site) and takes that turn's time (contract section 5):
+        the host clock says nothing about requests stamped with their own `time`."""
         if not self.site_allowed(site):
             return False
-        ts = time.time() if ts is None else float(ts)
-        prev = self.store.last_turn(site, session, before_ts=ts + 1e-6) \
-            or self.store.last_turn(site, session, before_ts=ts + 1e-6, any_session=True)
+        before = None if ts is None else float(ts) + 1e-6
+        prev = self.store.last_turn(site, session, before_ts=before) \
+            or self.store.last_turn(site, session, before_ts=before, any_session=True)
         if prev is None or "barge_in" in prev.signals:
             return False
-        self.store.add_signal(prev.id, "barge_in", ts)
+        self.store.add_signal(prev.id, "barge_in", prev.turn.ts if ts is None else float(ts))
         return True
 
     # -- mining -----------------------------------------------------------------------------------
