@@ -86,8 +86,8 @@ class LearningBridge:
         if topic == self.session_ended_topic:
             term = data.get("termination")
             reason = term.get("reason") if isinstance(term, dict) else None
-            if reason == "abortedByUser" and site is not None:
-                self.engine.barge_in(site, session, arrival)
+            if reason == "abortedByUser" and site is not None:  # no time of its own: it takes its turn's
+                self.engine.barge_in(site, session, None)
             return None
         if topic == self.not_recognized_topic:
             qid = data.get("id")
