@@ -576,12 +576,24 @@ def _fuzz_learning(fz: Fuzzer, t: Tally, count: int, bridge: Any, home: Home) ->
             t.exception("learning on_event", exc, (topic, payload[:300]))
 
 
+ATTRIBUTES = ["brightness", "volume_level", "temperature", "current_temperature", "position", "device_class",
+              "unit_of_measurement", "media_title", "temperature_unit"]
+
+
 def _fuzz_parse(fz: Fuzzer, t: Tally, count: int, nlu: Any) -> None:
+    ids = [e.id for e in nlu.home.entities]
+    areas = [a.name for a in nlu.home.areas]
     for i in range(count):
         text: Any = fz.text() if fz.chance(0.95) else fz.scalar()
         if i % 3 == 0:  # lengths 0..cap and past it, with and without context, evenly
             text = (" ".join(UTTERANCES) * 4)[: fz.r.randint(0, nlu.settings.max_text_chars + 20)]
-        ctx = fz.mutate(fz.r.choice(CONTEXTS)) if fz.chance(0.6) else fz.r.choice(CONTEXTS + [fz.value()])
+        if fz.chance(0.3):  # real devices with odd states and attributes, asked about in plain words
+            text = fz.r.choice(UTTERANCES) if fz.chance(0.7) else text
+            ctx: Any = {"area": fz.r.choice(areas), "state_overrides": {
+                fz.r.choice(ids): {"state": fz.scalar(), "attributes": {fz.r.choice(ATTRIBUTES): fz.scalar()}}
+                for _ in range(fz.r.randint(1, 4))}}
+        else:
+            ctx = fz.mutate(fz.r.choice(CONTEXTS)) if fz.chance(0.6) else fz.r.choice(CONTEXTS + [fz.value()])
         rid = fz.r.choice([None, "r1", 7, fz.text(30), fz.value()])
         t.inputs["parse"] += 1
         sample = (text[:200] if isinstance(text, str) else text, repr(ctx)[:200], repr(rid)[:100])

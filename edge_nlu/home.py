@@ -235,7 +235,7 @@ class Home:
                 data = yaml.safe_load(text)
             except RecursionError:
                 raise HomeError(f"{source} is nested too deeply") from None
-            except yaml.YAMLError as exc:
+            except Exception as exc:  # noqa: BLE001 - PyYAML's constructors raise anything on bad tags and dates
                 raise HomeError(f"{source} is neither valid JSON nor valid YAML: {exc}") from exc
         try:
             data = clean(data)

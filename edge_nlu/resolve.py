@@ -19,6 +19,7 @@ from .resolve_match import Request, understand
 from .resolve_media import music_settings_intent, play, players, transport
 from .resolve_simple import not_about_devices
 from .result import NLU, Action
+from .sanitize import finite_float
 from .schema import HA_INTENT
 
 QUESTIONS = {"HassGetState", "HassClimateGetTemperature", "HassGetWeather",
@@ -168,7 +169,7 @@ def _light_values(req: Request, targets: list[Entity], slots: dict[str, Any]) ->
         level = _usual(req, "HassLightSet", "brightness")
     if level is None and not color and "brightness" not in slots:
         up = req.nlu.intent == "iot_hue_lightup" or req.has("brighter", "up", "increase", "more")
-        cur = [float(e.attributes.get("brightness") or 0) for e in targets] or [50.0]
+        cur = [finite_float(e.attributes.get("brightness")) or 0.0 for e in targets] or [50.0]
         mean = sum(cur) / len(cur)
         level = int(min(100, mean + 20)) if up else int(max(5, mean - 20))
     if level is not None:
@@ -332,11 +333,9 @@ def _climate_set(req: Request, targets: list[Entity], slots: dict[str, Any]) -> 
         cur = next((e.attributes.get("temperature") or e.attributes.get("current_temperature")
                     for e in targets), None)
         if cur is not None and warmer != cooler:
-            try:
-                value = float(cur) + (1 if warmer else -1)
-                value = int(value) if value.is_integer() else value
-            except (TypeError, ValueError):
-                value = None
+            now = finite_float(cur)
+            value = None if now is None else now + (1 if warmer else -1)
+            value = int(value) if value is not None and value.is_integer() else value
     if value is not None:
         slots["temperature"] = value
     return Action("HassClimateSetTemperature", slots, tuple(sorted(e.id for e in targets)))

@@ -13,6 +13,7 @@ from typing import Any
 from .home import Entity, norm
 from .resolve_match import Request
 from .result import Action
+from .sanitize import finite_float
 from .schema import MEDIA_CLASS
 
 TITLE_SLOTS = ("movie_name", "audiobook_name", "podcast_name", "song_name", "playlist_name",
@@ -102,9 +103,8 @@ def transport(req: Request, ha: str, prev_targets: list[Entity] | None = None) -
 
 
 def _percent(value: Any) -> float | None:
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
+    f = finite_float(value)
+    if f is None:
         return None
     return f * 100 if 0 < f <= 1 and isinstance(value, float) else f
 

@@ -5,10 +5,12 @@ Short sentences a voice satellite can say as they are; only questions get one.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
 from .home import Area, Entity, Home
+from .sanitize import finite_float
 
 _STATE_WORDS: dict[str, dict[str, str]] = {
     "lock": {"locked": "locked", "unlocked": "unlocked", "jammed": "jammed",
@@ -33,6 +35,10 @@ def _num(value: Any) -> str:
         f = float(value)
     except (TypeError, ValueError):
         return str(value)
+    except OverflowError:  # an integer past any float: no reading a person could use
+        return "unknown"
+    if not math.isfinite(f):  # "nan", "inf", "1e999": the device does not know either
+        return "unknown"
     return str(int(f)) if f.is_integer() else f"{f:g}"
 
 
@@ -58,7 +64,7 @@ def state_sentence(e: Entity) -> str:
         on, off = _BINARY_WORDS.get(e.device_class or "", ("on", "off"))
         return f"{name} is {on if e.state == 'on' else off}."
     if e.domain == "climate":
-        cur = e.attributes.get("current_temperature")
+        cur = finite_float(e.attributes.get("current_temperature"))
         if cur is not None:
             return f"{name} is {e.state}, at {_num(cur)} °C."
     if e.domain == "media_player" and e.state == "playing" and e.attributes.get("media_title"):
@@ -79,7 +85,7 @@ def states_sentence(entities: list[Entity]) -> str | None:
 def temperature_sentence(e: Entity, area: Area | None) -> str:
     """"It is 21 °C in the lounge." for climate, the sensor's sentence for sensors."""
     if e.domain == "climate":
-        cur = e.attributes.get("current_temperature")
+        cur = finite_float(e.attributes.get("current_temperature"))
         where = f" in the {area.name.lower()}" if area is not None else ""
         if cur is None:
             return f"I don't know the temperature{where}."

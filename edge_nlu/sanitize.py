@@ -73,6 +73,16 @@ def clean(value: Any, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) ->
         raise TooDeepError("nested too deeply") from None
 
 
+def finite_float(value: Any) -> float | None:
+    """`value` as a finite float, else None: device states and attributes may be any string or a
+    number too big for a float, and `float()` raises or gives inf/nan for those."""
+    try:
+        f = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return f if math.isfinite(f) else None
+
+
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 

@@ -296,3 +296,26 @@ def test_fuzz_quick_in_process() -> None:
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     report = json.loads(p.stdout)
     assert report["a_inprocess"]["failures"] == 0 and report["a_inprocess"]["total"] >= 2000
+
+
+@pytest.mark.parametrize("value", ["bright", 10**400, "nan", "1e999", -1e308, None, [], {"a": 1}, True])
+@pytest.mark.parametrize(("text", "entity", "attribute"), [
+    ("brighten the sofa lamp", "light.sofa_lamp", "brightness"),
+    ("turn the volume up on the tv", "media_player.living_room_tv", "volume_level"),
+    ("make the kitchen warmer", "climate.kitchen_thermostat", "temperature"),
+    ("what is the temperature in the kitchen", "climate.kitchen_thermostat", "current_temperature"),
+])
+def test_odd_device_values_still_give_an_answer(nlu: EdgeNLU, home: Home, value: Any, text: str, entity: str,
+                                                attribute: str) -> None:
+    ctx = {"area": "Kitchen", "state_overrides": {entity: {"state": value, "attributes": {attribute: value}}}}
+    r = nlu.parse(text, ctx, home=home)
+    check(r)
+    assert r["error"] is None
+    assert "nan" not in str(r["response"]) and "inf" not in str(r["response"])
+
+
+@pytest.mark.parametrize("text", ["a: 2026-13-45", "a: !!timestamp 99999-01-01", "a: !!float x", "\x00\xff",
+                                  "entities: !!python/object:os.system [ls]"])
+def test_yaml_the_parser_chokes_on_is_a_home_error(text: str) -> None:
+    with pytest.raises(HomeError):
+        Home.parse(text)
