@@ -617,3 +617,22 @@ def test_property_random_messages_never_crash_and_keep_home_consistent(name: str
         home.apply(updates)
         assert all(isinstance(s, str) for s in adapter.extra_subscriptions())
     check_home(home)
+
+
+def test_lone_surrogates_in_names_become_replacement_characters() -> None:
+    """`"\\ud800"` is valid JSON but not encodable text: a name carrying it would make every answer about
+    the device unpublishable, so the adapters' JSON reader replaces it (U+FFFD) at the wire."""
+    devices = [{"friendly_name": "porch lamp\ud800", "ieee_address": "0x1", "definition": {"exposes": [
+        {"type": "light", "features": [{"name": "state", "property": "state"}]}]}}]
+    home = feed(z2m(), [("zigbee2mqtt/bridge/devices", devices)])
+    assert home["light.porch_lamp"]["name"] == "porch lamp\ufffd"
+    ha_home = feed(ha(), [("homeassistant/sensor/x/config", {"name": "Temp\udfff", "stat_t": "x/t"}), ("x/t", "21")])
+    (entity,) = ha_home.values()
+    assert entity["name"] == "Temp\ufffd" and entity["state"] == "21"
+    json.dumps(ha_home, ensure_ascii=False).encode("utf-8")
+
+
+def test_learned_topics_a_broker_refuses_are_not_subscribed() -> None:
+    a = ha()
+    a.handle("homeassistant/sensor/x/config", j({"name": "T", "stat_t": "x/t\x01", "avty_t": "x/\ufffe"}))
+    assert a.extra_subscriptions() == []

@@ -85,6 +85,14 @@ def test_unusable_invocation_exits_nonzero_with_clear_message(args: tuple[str, .
     assert p.stdout == ""
 
 
+@pytest.mark.parametrize("context", ["{nope", "[1, 2]", "@/nonexistent/context.json"])
+def test_a_bad_context_is_the_requests_error_result(context: str) -> None:
+    p = cli("parse", "turn on the lights", "--context", context)
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert r["error"]["code"] == "invalid_context" and r["text"] == "turn on the lights"
+
+
 def test_broken_home_file(tmp_path: Path) -> None:
     bad = tmp_path / "home.yaml"
     bad.write_text("entities: [")

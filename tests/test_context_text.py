@@ -27,3 +27,20 @@ def test_state_decides_segment(home: Home) -> None:
     assert "oven" not in context_segment(home, ctx)
     on = home.with_overrides({"switch.oven": {"state": "on"}})
     assert "active oven on" in context_segment(on, ctx)
+
+
+def test_a_long_context_gives_way_to_the_text(home: Home) -> None:
+    """The segment is as long as the names and the previous turn make it; the model reads the request
+    whole and as much of the context as fits (see NLUModel.encode)."""
+    from edge_nlu.nlu_model import MAX_LEN, NLUModel
+    from edge_nlu.settings import default_model_dir
+
+    ctx = RequestContext.from_dict({"area": "Kitchen", "history": [{"text": "turn on the oven " * 30,
+                                                                     "action": {"intent": "HassTurnOn"}}]})
+    seg = context_segment(home, ctx)
+    model = NLUModel(default_model_dir())
+    text = "what is the temperature in here please"
+    enc = model.encode(text, seg)
+    assert len(enc.ids) == MAX_LEN
+    kept = [i for i, t in zip(enc.ids, enc.type_ids, strict=True) if t == 0][1:-1]
+    assert kept == model.tok.encode(text, add_special_tokens=False).ids

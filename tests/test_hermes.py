@@ -112,6 +112,19 @@ def test_parse_query_never_raises_anything_but_query_error(payload: bytes) -> No
     assert isinstance(got.input, str) and "/" not in got.site_id
 
 
+def test_lone_surrogates_are_replaced_so_the_answer_can_be_published() -> None:
+    got = parse_query(b'{"input": "lights \\ud800", "siteId": "k\\udfff", "id": "\\udc00", "sessionId": "s"}')
+    assert (got.input, got.site_id, got.id) == ("lights \ufffd", "k\ufffd", "\ufffd")
+    with pytest.raises(QueryError, match="UTF-8"):  # surrogates encoded raw are not UTF-8 at all
+        parse_query('{"input": "\ud800", "siteId": "k"}'.encode("utf-8", "surrogatepass"))
+
+
+@pytest.mark.parametrize("site", ["kitchen\x01", "a\x7fb", "x\ufffe", "tab\there"])
+def test_site_ids_mqtt_forbids_in_topics_are_refused(site: str) -> None:
+    with pytest.raises(QueryError, match="siteId"):
+        parse_query(q(siteId=site))
+
+
 def test_context_from_site_config_and_query() -> None:
     site = SiteSettings(area="Kitchen", has_screen=False, user="alex")
     hist = [{"text": "turn on the oven", "action": {"intent": "HassTurnOn", "targets": ["switch.oven"], "slots": {}}}]
