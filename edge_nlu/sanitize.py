@@ -104,7 +104,13 @@ def loads(data: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
         raise ValueError(exc.message) from None
 
 
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
 def dumps(value: Any) -> str:
-    """JSON text that always encodes as UTF-8 (the last line of defence for output)."""
-    out = json.dumps(value, ensure_ascii=False)
+    """One line of JSON that always encodes as UTF-8 (the last line of defence for output).
+
+    The characters that `str.splitlines()` (and old JavaScript) take for line breaks but
+    `json.dumps` leaves raw are escaped, so one result is one line for any reader."""
+    out = json.dumps(value, ensure_ascii=False).translate(_LINE_BREAKS)
     return clean_text(out) if _SURROGATE.search(out) else out

@@ -91,7 +91,7 @@ class Satellite:
             return
         try:
             data = json.loads(msg.payload)
-        except ValueError:
+        except (ValueError, RecursionError):  # anyone may publish here; a deep payload must not kill the client
             return
         qid = data.get("id") if isinstance(data, dict) else None
         with self._cond:

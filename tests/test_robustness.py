@@ -319,3 +319,13 @@ def test_odd_device_values_still_give_an_answer(nlu: EdgeNLU, home: Home, value:
 def test_yaml_the_parser_chokes_on_is_a_home_error(text: str) -> None:
     with pytest.raises(HomeError):
         Home.parse(text)
+
+
+def test_one_result_is_one_line_for_any_line_splitter(nlu: EdgeNLU, tmp_path: Path) -> None:
+    f = tmp_path / "breaks.jsonl"
+    f.write_text("".join(json.dumps({"id": str(i), "text": f"turn on{c}the lights"}) + "\n"
+                         for i, c in enumerate(["\u2028", "\u2029", "\x85", "\x1c", "\x0b"])), encoding="utf-8")
+    out = io.StringIO()
+    run_batch(nlu, str(f), out)
+    lines = out.getvalue().splitlines()
+    assert [json.loads(x)["id"] for x in lines] == ["0", "1", "2", "3", "4"]
