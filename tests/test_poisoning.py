@@ -95,6 +95,13 @@ def test_the_guard_on_parses(nlu: EdgeNLU) -> None:
     assert check_rewrite(p("close the kitchen blinds"), p("open the kitchen blinds"), home) == "opposite"
     assert check_rewrite(p("lights in the kitchen please"), p("turn on the kitchen lights"), home) is None
     assert check_rewrite(p("lock the front door"), p("lock the front door please"), home) is None
+    # only ever more secure: locking what the original left alone may be learned, never the reverse
+    assert check_rewrite(p("what time is it"), p("lock the front door"), home) is None
+    assert check_rewrite(p("lock the front door"), p("what time is it"), home) == "sensitive"
+    assert check_rewrite(p("what time is it"), p("open the garage door"), home) == "sensitive"
+    assert check_rewrite(p("open the garage door"), p("is the garage door open"), home) == "sensitive"
+    assert check_rewrite(p("unlock the front door"), p("lock the front door"), home, 0.7,
+                         "unlock the front door") == "opposite"  # the words said unlock
 
 
 def test_mined_chains_from_one_client_never_make_lock_unlock(engine: SelfLearning, store: InteractionStore) -> None:

@@ -110,6 +110,43 @@ def _effects(result: dict[str, Any] | None, home: Home | None) -> dict[str, tupl
     return out
 
 
+OPENS, NEUTRAL, SECURES = 0, 1, 2
+"""How secure an effect leaves a sensitive device: unlock/open/disarm < nothing or a question < lock/close/arm."""
+_QUESTIONS = frozenset({"HassGetState", "HassClimateGetTemperature"})
+
+
+def security(entity: str, effect: tuple[Any, ...] | None) -> int | None:
+    """OPENS, NEUTRAL or SECURES for an effect on a sensitive entity; None when it is none of these (a level,
+    an unknown action): such a change is never allowed."""
+    if effect is None or effect[0] is None or effect[0] in _QUESTIONS:
+        return NEUTRAL
+    head = effect[0]
+    if entity in ("alarm:", "lock:"):  # the model's lock/alarm intent without a resolved device
+        return SECURES if head in ("iot_lock", "alarm_set") else OPENS if head in ("iot_unlock", "alarm_remove") \
+            else None
+    domain = entity.split(".", 1)[0]
+    if head == "HassSetPosition":
+        pos = effect[1] if len(effect) > 1 else None
+        return None if not isinstance(pos, (int, float)) else SECURES if pos == 0 else OPENS
+    if domain == "lock":  # Home Assistant: turning a lock on locks it
+        return {"HassTurnOn": SECURES, "HassTurnOff": OPENS}.get(head)
+    if domain in ("cover", "valve"):  # turning a cover or valve on opens it
+        return {"HassTurnOn": OPENS, "HassTurnOff": SECURES}.get(head)
+    return None
+
+
+def _more_secure(entity: str, before: tuple[Any, ...] | None, after: tuple[Any, ...] | None,
+                 same_action: bool) -> bool:
+    """The change leaves the device strictly more secure: locked/closed/armed where the original did
+    nothing to it ("close the stop cook" resolving nothing -> closes the stopcock), or left out of the same
+    action that opened it ("unlock the back eight" unlocking every lock -> only the back gate). Opening
+    turned into a question is not allowed: "open the stopcock" must not become "is the stopcock open"."""
+    s0, s1 = security(entity, before), security(entity, after)
+    if s0 is None or s1 is None or s1 <= s0:
+        return False
+    return s1 == SECURES or (after is None and same_action)
+
+
 def confidence(result: dict[str, Any] | None) -> float:
     n = (result or {}).get("nlu")
     try:
@@ -130,7 +167,10 @@ def check_rewrite(original: dict[str, Any] | None, rewritten: dict[str, Any] | N
     """Why the rewritten parse may not replace the original one, or None when it may.
 
     "sensitive": it changes what happens to a lock, alarm, valve or entry cover (including acting on one
-    where the original did not, or no longer acting on one the original did). "opposite": it does the
+    where the original did not, or no longer acting on one the original did), unless the change only
+    leaves that device more secure (locked, closed or armed where the original did nothing to it, or
+    left out of the same action that unlocked or opened it): a rewrite can never open the house, and
+    lock-ups that users rephrase ("bolt the front door") can still be learned. "opposite": it does the
     opposite of the original (on -> off, open -> close, pause -> play, ...) on the same devices, or when
     either side names none, when the model read the original with at least `sure` confidence and, given the
     original's words (`text`), those words say that direction outright. A confident reading the words back
@@ -139,7 +179,9 @@ def check_rewrite(original: dict[str, Any] | None, rewritten: dict[str, Any] | N
     read as turn on) is the misreading learning exists to fix. Sensitive devices have no such exception.
     """
     e0, e1 = _effects(original, home), _effects(rewritten, home)
-    if any(e0.get(k) != e1.get(k) for k in set(e0) | set(e1)):
+    same = _action(original).get("intent") is not None and \
+        _action(original).get("intent") == _action(rewritten).get("intent")
+    if any(e0.get(k) != e1.get(k) and not _more_secure(k, e0.get(k), e1.get(k), same) for k in set(e0) | set(e1)):
         return "sensitive"
     return "opposite" if flips(original, rewritten, sure, text) else None
 
