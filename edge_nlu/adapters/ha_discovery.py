@@ -219,7 +219,7 @@ class HaDiscoveryAdapter:
                 continue
             cmp = expand(cmp)
             platform = cmp.get("platform")
-            if platform not in COMPONENTS or set(cmp) == {"platform"}:
+            if not isinstance(platform, str) or platform not in COMPONENTS or set(cmp) == {"platform"}:
                 continue  # a bare platform is HA's way to remove the component
             sub_key = f"{key}#{cid}"
             wanted.add(sub_key)
