@@ -217,3 +217,21 @@ def test_corrections_over_hermes_need_the_turn_site_and_our_own_not_recognized_i
     assert store.rewrites(user="alex") == []
     turn = store.turn(store.turn_id_for_query(qid))
     assert turn is not None and turn.signals.count("not_recognized") == 1  # our echo was not counted again
+
+
+def test_a_session_end_marks_its_own_turn_at_that_turn_time(tmp_path: Path, nlu: EdgeNLU) -> None:  # noqa: F811
+    """sessionEnded carries no time: a replay stamped weeks ahead of the host clock still gets its barge-ins."""
+    from datetime import datetime, timedelta
+
+    from edge_nlu.hermes import HermesQuery
+    from edge_nlu.home import Home
+
+    b = _bridge(tmp_path, nlu)
+    when = (datetime.now() + timedelta(days=40)).replace(microsecond=0)
+    b.handle(HermesQuery(input="turn on the kitchen lights", site_id="kitchen-puck", session_id="s1", id="q1",
+                         user="alex", time=when.isoformat()), {}, Home(), "alex")
+    ended = {"sessionId": "s1", "siteId": "kitchen-puck", "termination": {"reason": "abortedByUser"}}
+    assert b.on_event("hermes/dialogueManager/sessionEnded", json.dumps(ended).encode(), time.time()) is None
+    (turn,) = b.store.turns()
+    assert turn.signals == ("barge_in",) and turn.turn.ts == when.timestamp()
+    b.close()
