@@ -841,7 +841,7 @@ def run_cli(fz: Fuzzer, lines_n: int, runs_n: int, tmp: Path) -> dict[str, Any]:
         (["parse", "turn on the lamp", "--home", str(tmp / "surrogate.json")], "result"),
     ]
     while len(runs) < runs_n:
-        text = fz.text(700).replace("\x00", "")
+        text = fz.text(700).replace("\x00", "")[:20_000]  # one argv string is at most 128 KiB (MAX_ARG_STRLEN)
         runs.append((["parse", text, "--home", home], "result"))
     for args, want in runs[:max(runs_n, 12)]:
         t.inputs["cli_runs"] += 1
