@@ -269,3 +269,16 @@ def retained_status(broker: Mosquitto, topic: str = "edge-nlu/status", timeout: 
         return bytes(m.payload).decode()
     finally:
         probe.close()
+
+
+def until(cond: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
+    """Poll `cond` until it returns something truthy and return that; fail after `timeout` seconds. Tests
+    await conditions this way instead of sleeping for them; the deadline is generous for a loaded machine."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = cond()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        time.sleep(0.05)

@@ -23,7 +23,7 @@ from edge_nlu.serve import Service
 from edge_nlu.serve_config import BrokerSettings, ServeSettings, TLSSettings
 from edge_nlu.serve_mqtt import MqttLink
 from edge_nlu.settings import RuntimeSettings
-from tests.broker import PASSWORD, USER, Mosquitto, Probe, free_port
+from tests.broker import PASSWORD, USER, Mosquitto, Probe, free_port, until
 from tests.conftest import ROOT, SHIPPED
 
 PROTOCOLS = ["3.1.1", "5"]
@@ -32,14 +32,6 @@ PROTOCOLS = ["3.1.1", "5"]
 @pytest.fixture(scope="module")
 def nlu() -> EdgeNLU:
     return EdgeNLU(RuntimeSettings(model_dir=SHIPPED), home=Home())
-
-
-def await_true(cond: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def listen(probe: Probe) -> Probe:
@@ -69,9 +61,9 @@ def test_queries_sent_while_the_service_reconnects_are_answered(
     svc = Service(ServeSettings.from_dict(d), nlu=nlu)
     svc.start()
     try:
-        await_true(lambda: svc.link.connected, what="first connect")
+        until(lambda: svc.link.connected, what="first connect")
         p = listen(Probe(broker))
-        await_true(lambda: _answered(p, ask(p, "what time is it"), 1.0), what="first answer")
+        until(lambda: _answered(p, ask(p, "what time is it"), 1.0), what="first answer")
         p.close()
         broker.stop()  # SIGTERM: Mosquitto saves its sessions
         broker.start()
@@ -114,7 +106,7 @@ def test_refused_connection_is_logged_once_with_its_reason(caplog: pytest.LogCap
     link = _link(BrokerSettings(port=free_port(), reconnect_min_s=0.02, reconnect_max_s=0.05))
     link.start()
     try:
-        await_true(lambda: sum("cannot connect" in r.getMessage() for r in caplog.records) >= 4, what="retries")
+        until(lambda: sum("cannot connect" in r.getMessage() for r in caplog.records) >= 4, what="retries")
     finally:
         link.stop()
     assert len(_warnings(caplog, "connection refused")) == 1
@@ -126,7 +118,7 @@ def test_untrusted_certificate_reason_is_logged(tls_broker: Mosquitto, caplog: p
                                 password=PASSWORD, reconnect_min_s=0.05, reconnect_max_s=0.1))
     link.start()
     try:
-        await_true(lambda: bool(_warnings(caplog, "not trusted")), what="TLS warning")
+        until(lambda: bool(_warnings(caplog, "not trusted")), what="TLS warning")
     finally:
         link.stop()
     assert not link.connected and link.fatal is None
@@ -183,8 +175,8 @@ def zero_config_service(broker_factory: Callable[..., Mosquitto],
 def test_zero_config_finds_a_zigbee2mqtt_home(
         zero_config_service: tuple[Mosquitto, subprocess.Popen[str], list[str]]) -> None:
     broker, proc, lines = zero_config_service
-    await_true(lambda: any("devices found after start" in line for line in lines) or proc.poll() is not None,
-               timeout=60, what="the start-up census")
+    until(lambda: any("devices found after start" in line for line in lines) or proc.poll() is not None,
+          timeout=60, what="the start-up census")
     census = next(line for line in lines if "devices found after start" in line)
     assert "zigbee2mqtt 1" in census and "homie 0" in census
     p = listen(Probe(broker))
@@ -204,7 +196,7 @@ def test_empty_home_is_warned_about(broker_factory: Callable[..., Mosquitto], nl
     svc = Service(ServeSettings.from_dict({"broker": {"uri": broker.uri}, "stats_interval_s": 0}), nlu=nlu)
     svc.start()
     try:
-        await_true(lambda: bool(_warnings(caplog, "no devices found")), what="the empty-home warning")
+        until(lambda: bool(_warnings(caplog, "no devices found")), what="the empty-home warning")
     finally:
         svc.stop()
     warning = _warnings(caplog, "no devices found")[0]

@@ -23,7 +23,7 @@ from edge_nlu.learn.store import InteractionStore, StoreError
 from edge_nlu.learn.types import TurnRecord
 from edge_nlu.pipeline import EdgeNLU
 from edge_nlu.serve import Service
-from tests.broker import Mosquitto, Probe
+from tests.broker import Mosquitto, Probe, until
 from tests.conftest import ROOT
 from tests.test_serve import config, home_yaml, listen, nlu, running, wait_ready  # noqa: F401 (fixtures)
 
@@ -44,16 +44,6 @@ def filled(path: Path, n: int = 300) -> None:
 
 def errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.name == STORE_LOG and r.levelno >= logging.ERROR]
-
-
-def until(cond: Callable[[], Any], what: str, timeout: float = DEADLINE) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = cond()
-        if got:
-            return got
-        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
-        time.sleep(0.05)
 
 
 def integrity(path: Path) -> str:
