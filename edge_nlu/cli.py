@@ -133,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="loopback broker for the live demo (auto: Mosquitto when installed)")
     d.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the service or an answer")
     s = sub.add_parser("serve", help="the live MQTT service (Hermes queries, device state from the hubs)")
-    s.add_argument("--broker", help="mqtt://HOST:PORT, mqtts://USER:PASS@HOST:PORT, ws(s)://... (or broker.uri)")
+    s.add_argument("--broker", help="mqtt://HOST:PORT, mqtts://USER@HOST:PORT, ws(s)://... (or broker.uri); the "
+                               "password from $EDGE_NLU_MQTT_PASSWORD or broker.password_file, not the URI (in ps)")
     s.add_argument("--config", type=Path, help="service config (YAML or TOML); see devices/serve.example.yaml")
     s.add_argument("--home", type=Path, help="home snapshot to start from (overrides the config)")
     s.add_argument("--model", type=Path, default=None, help="model directory (overrides the config)")
