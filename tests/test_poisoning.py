@@ -95,13 +95,17 @@ def test_the_guard_on_parses(nlu: EdgeNLU) -> None:
     assert check_rewrite(p("close the kitchen blinds"), p("open the kitchen blinds"), home) == "opposite"
     assert check_rewrite(p("lights in the kitchen please"), p("turn on the kitchen lights"), home) is None
     assert check_rewrite(p("lock the front door"), p("lock the front door please"), home) is None
-    # only ever more secure: locking what the original left alone may be learned, never the reverse
+    # only ever more secure: locking what a failed original left alone may be learned, never the reverse
     assert check_rewrite(p("what time is it"), p("lock the front door"), home) is None
+    # ...and a request that worked is never turned into locking something
+    lights_on = p("turn on the kitchen lights")
+    assert lights_on["action"]["targets"] == ["light.kitchen_ceiling"]
+    assert check_rewrite(lights_on, p("lock the front door"), home, 0.0) == "sensitive"
     assert check_rewrite(p("lock the front door"), p("what time is it"), home) == "sensitive"
     assert check_rewrite(p("what time is it"), p("open the garage door"), home) == "sensitive"
     assert check_rewrite(p("open the garage door"), p("is the garage door open"), home) == "sensitive"
     assert check_rewrite(p("unlock the front door"), p("lock the front door"), home, 0.7,
-                         "unlock the front door") == "opposite"  # the words said unlock
+                         "unlock the front door") is not None  # the words said unlock, and it worked
 
 
 def test_mined_chains_from_one_client_never_make_lock_unlock(engine: SelfLearning, store: InteractionStore) -> None:

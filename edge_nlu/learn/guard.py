@@ -136,15 +136,16 @@ def security(entity: str, effect: tuple[Any, ...] | None) -> int | None:
 
 
 def _more_secure(entity: str, before: tuple[Any, ...] | None, after: tuple[Any, ...] | None,
-                 same_action: bool) -> bool:
-    """The change leaves the device strictly more secure: locked/closed/armed where the original did
+                 same_action: bool, original_failed: bool) -> bool:
+    """The change leaves the device strictly more secure: locked/closed/armed where a failed original did
     nothing to it ("close the stop cook" resolving nothing -> closes the stopcock), or left out of the same
     action that opened it ("unlock the back eight" unlocking every lock -> only the back gate). Opening
-    turned into a question is not allowed: "open the stopcock" must not become "is the stopcock open"."""
+    turned into a question is not allowed: "open the stopcock" must not become "is the stopcock open"; nor
+    may a request that worked ("turn on the kitchen lights") be turned into locking something."""
     s0, s1 = security(entity, before), security(entity, after)
     if s0 is None or s1 is None or s1 <= s0:
         return False
-    return s1 == SECURES or (after is None and same_action)
+    return (s1 == SECURES and original_failed) or (after is None and same_action)
 
 
 def confidence(result: dict[str, Any] | None) -> float:
@@ -168,7 +169,8 @@ def check_rewrite(original: dict[str, Any] | None, rewritten: dict[str, Any] | N
 
     "sensitive": it changes what happens to a lock, alarm, valve or entry cover (including acting on one
     where the original did not, or no longer acting on one the original did), unless the change only
-    leaves that device more secure (locked, closed or armed where the original did nothing to it, or
+    leaves that device more secure (locked, closed or armed where a failed original - no targets, or read
+    with less than `sure` confidence - did nothing to it, or
     left out of the same action that unlocked or opened it): a rewrite can never open the house, and
     lock-ups that users rephrase ("bolt the front door") can still be learned. "opposite": it does the
     opposite of the original (on -> off, open -> close, pause -> play, ...) on the same devices, or when
@@ -181,7 +183,9 @@ def check_rewrite(original: dict[str, Any] | None, rewritten: dict[str, Any] | N
     e0, e1 = _effects(original, home), _effects(rewritten, home)
     same = _action(original).get("intent") is not None and \
         _action(original).get("intent") == _action(rewritten).get("intent")
-    if any(e0.get(k) != e1.get(k) and not _more_secure(k, e0.get(k), e1.get(k), same) for k in set(e0) | set(e1)):
+    failed = not _action(original).get("targets") or confidence(original) < sure
+    if any(e0.get(k) != e1.get(k) and not _more_secure(k, e0.get(k), e1.get(k), same, failed)
+           for k in set(e0) | set(e1)):
         return "sensitive"
     return "opposite" if flips(original, rewritten, sure, text) else None
 
