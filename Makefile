@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: demo test lint model quick-model clean broker
+.PHONY: demo test check lint model quick-model clean broker
 
 # The MQTT tests run a real Mosquitto; install it from Debian when missing (CI runs as root).
 broker:
@@ -35,6 +35,12 @@ test: $(VENV)/.dev broker
 	$(PY) -m ruff check edge_nlu export tests benchmarks
 	$(PY) -m mypy
 	$(PY) -m pytest -q
+
+# The inner loop: lint, types and the `unit` tier (no broker, no model build, no whole-program runs).
+check: $(VENV)/.dev
+	$(PY) -m ruff check edge_nlu export tests benchmarks
+	$(PY) -m mypy
+	PYTHONPATH=$(CURDIR) $(PY) -m pytest -q -m unit
 
 # The full model build (about 30-40 min on 2 cores); its int8 output is committed.
 model: $(VENV)/.dev

@@ -86,3 +86,26 @@ def quick_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out
+
+
+# Test tiers, marked from what a test uses, so that a new test lands in the right tier by itself.
+# `make test` runs them all; `make check` (the inner loop) runs `unit` only.
+MQTT_FIXTURES = frozenset({"broker", "tls_broker", "broker_factory", "mosquitto_bin"})
+EXPORT_FIXTURES = frozenset({"quick_model"})
+EXPORT_MODULES = frozenset({"test_export_quick", "test_rewriter_export"})
+SLOW_MODULES = frozenset({"test_bench", "test_household", "test_livedemo", "test_aarch64_wheels"})
+TIERS = ("mqtt", "export", "slow")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        module = item.module.__name__.rsplit(".", 1)[-1] if getattr(item, "module", None) else ""
+        if fixtures & MQTT_FIXTURES:
+            item.add_marker(pytest.mark.mqtt)
+        if fixtures & EXPORT_FIXTURES or module in EXPORT_MODULES:
+            item.add_marker(pytest.mark.export)
+        if module in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+        if not any(item.get_closest_marker(t) for t in TIERS):
+            item.add_marker(pytest.mark.unit)
