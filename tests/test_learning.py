@@ -112,8 +112,7 @@ def test_a_taught_phrase_rewrites_for_its_user_only(engine: SelfLearning) -> Non
 
 
 def test_a_correction_becomes_a_personal_taught_rewrite(engine: SelfLearning, store: InteractionStore) -> None:
-    bad = engine.handle("douse the kitchen lights", site="puck", user="alex", ts=T0, query_id="q1", context=KITCHEN)
-    assert action(bad)[0] != "HassTurnOff"  # the shipped model gets this one wrong
+    engine.handle("douse the kitchen lights", site="puck", user="alex", ts=T0, query_id="q1", context=KITCHEN)
     assert not engine.feedback("q1", "correction", T0 + 3, "turn off the kitchen lights")  # names no site
     assert not engine.feedback("q1", "correction", T0 + 3, "turn off the kitchen lights", site="puck", user="sam")
     assert engine.feedback("q1", "correction", T0 + 3, "turn off the kitchen lights", site="puck", user="alex")

@@ -26,7 +26,7 @@ from edge_nlu.pipeline import EdgeNLU
 from edge_nlu.serve import Service
 from edge_nlu.serve_config import ServeSettings
 from edge_nlu.settings import RuntimeSettings
-from tests.broker import PASSWORD, USER, Mosquitto, Probe, retained_status
+from tests.broker import PASSWORD, USER, Mosquitto, Probe, retained_status, until
 from tests.conftest import HOME_YAML, ROOT, SHIPPED
 
 HAVE_ADAPTERS = importlib.util.find_spec("edge_nlu.adapters.registry") is not None
@@ -259,9 +259,7 @@ def test_broker_restart_reconnects_and_rebuilds_from_retained(
         seed = Probe(broker)
         seed.publish("zigbee2mqtt/Oven", {"state": "ON"}, retain=True)  # changed while the service was away
         seed.close()
-        deadline = time.monotonic() + 60
-        while svc.counters()["connects"] < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        until(lambda: svc.counters()["connects"] >= 2, "the reconnect", timeout=60)
         assert svc.counters()["connects"] == 2
         p = listen(Probe(broker))
         wait_ready(p)

@@ -75,8 +75,6 @@ def targets(result: dict[str, Any]) -> tuple[str | None, list[str]]:
 @needs_rewriter
 def test_barge_ins_and_rephrases_over_hermes_teach_a_rewrite_learn_applies_live(
         sat: Probe, learning_cfg: tuple[dict[str, Any], Path]) -> None:
-    wrong = ask(sat, "douse the kitchen lights", "probe")
-    assert targets(wrong) != ("HassTurnOff", ["light.kitchen_ceiling"])  # the model alone gets it wrong
     start = datetime.now().replace(microsecond=0) - timedelta(hours=1)
     users = (("alex", "kitchen-puck"), ("sam", "kitchen-screen"), ("kim", "kitchen-puck"), ("lee", "kitchen-screen"))
     for i, (user, site) in enumerate(users):  # a hub-wide rewrite needs several users on several satellites
@@ -149,10 +147,7 @@ def test_bad_feedback_is_counted_not_fatal(sat: Probe, learning_service: Service
                     json.dumps({"id": "unknown", "signal": "positive"}).encode()):
         sat.publish("edge-nlu/feedback", payload)
     sat.publish("hermes/dialogueManager/sessionEnded", b"not json")
-    deadline = time.monotonic() + 30
-    while learning_service.counters()["rejected"] < before + 4 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert learning_service.counters()["rejected"] >= before + 4
+    until(lambda: learning_service.counters()["rejected"] >= before + 4, "four refusals counted")
     assert targets(ask(sat, "turn off the kitchen lights", "alex"))[0] == "HassTurnOff"
 
 
@@ -221,10 +216,7 @@ def test_corrections_over_hermes_need_the_turn_site_and_our_own_not_recognized_i
     # a correction on an id read from edge-nlu/result/#, without the site: refused
     before = learning_service.counters()["rejected"]
     sat.publish("edge-nlu/feedback", {"id": qid, "signal": "correction", "text": "turn on the kitchen lights"})
-    deadline = time.monotonic() + 30
-    while learning_service.counters()["rejected"] < before + 1 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert learning_service.counters()["rejected"] >= before + 1
+    until(lambda: learning_service.counters()["rejected"] >= before + 1, "the correction refused")
     store = learning_service.learning.store
     assert store.rewrites(user="alex") == []
     turn = store.turn(store.turn_id_for_query(qid))
