@@ -6,12 +6,14 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
 from edge_nlu.home import Home
+from edge_nlu.learn.store import InteractionStore
 
 pytest_plugins = ["tests.conftest_mqtt"]
 
@@ -44,6 +46,14 @@ entities:
 @pytest.fixture
 def home() -> Home:
     return Home.from_dict(yaml.safe_load(HOME_YAML))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[InteractionStore]:
+    """An empty interaction store of the test's own (the learning tests' shared fixture)."""
+    s = InteractionStore(tmp_path / "learn.sqlite3")
+    yield s
+    s.close()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,13 +24,6 @@ NO_MODELS = Path("/nonexistent/rewriter")
 @pytest.fixture(scope="module")
 def nlu() -> EdgeNLU:
     return EdgeNLU(RuntimeSettings(model_dir=SHIPPED), home=Home.from_dict(yaml.safe_load(HOME_YAML)))
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[InteractionStore]:
-    s = InteractionStore(tmp_path / "learn.sqlite3")
-    yield s
-    s.close()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import queue
 import socket
 import threading
-import time
 from collections.abc import Iterator
 
 import paho.mqtt.client as mqtt
@@ -14,6 +13,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_nlu.broker import LocalBroker
 from edge_nlu.minibroker import MiniBroker, topic_matches
+from tests.broker import until
 
 
 @pytest.fixture
@@ -134,7 +134,10 @@ def test_will_on_abrupt_close_not_on_disconnect(broker: MiniBroker) -> None:
 
 def test_ping_keepalive_and_garbage(broker: MiniBroker) -> None:
     probe = Probe(broker.port, "pinger", keepalive=1)
-    time.sleep(2.5)  # paho pings; the broker must answer or paho drops the link
+    pongs = threading.Semaphore(0)
+    probe.client.on_log = lambda c, u, level, buf: pongs.release() if "PINGRESP" in buf else None
+    for _ in range(2):  # paho pings; the broker must answer or paho drops the link
+        assert pongs.acquire(timeout=30)
     assert probe.client.is_connected()
     with socket.create_connection(("127.0.0.1", broker.port), timeout=5) as s:
         s.sendall(b"\xff\xff\xff\xff\xff")
@@ -151,9 +154,7 @@ def test_stop_closes_clients_and_thread() -> None:
         assert b.kind == "embedded"
         probe = Probe(b.port, "x")
         port = b.port
-    deadline = time.monotonic() + 5
-    while probe.client.is_connected() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    until(lambda: not probe.client.is_connected(), "the client sees the broker go away")
     probe.client.loop_stop()
     assert not probe.client.is_connected()
     assert "edge-nlu-minibroker" not in {t.name for t in threading.enumerate()} - before

@@ -4,7 +4,6 @@ on the engine with the shipped NLU model, a real store and a home with a lock, a
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +40,6 @@ KITCHEN = {"area": "kitchen"}
 @pytest.fixture(scope="module")
 def nlu() -> EdgeNLU:
     return EdgeNLU(RuntimeSettings(model_dir=SHIPPED), home=Home.from_dict(yaml.safe_load(SECURE_HOME)))
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[InteractionStore]:
-    s = InteractionStore(tmp_path / "learn.sqlite3")
-    yield s
-    s.close()
 
 
 class _Retry:
