@@ -15,32 +15,32 @@ broker:
 $(VENV)/.runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q .
+	$(PIP) install -q . ./tools
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime
-	$(PIP) install -q '.[export,dev]'
+	$(PIP) install -q '.[export,dev]' './tools[bench]'
 	touch $@
 
 demo: $(VENV)/.runtime
-	$(PIP) install -q --no-deps --force-reinstall . >/dev/null
+	$(PIP) install -q --no-deps --force-reinstall . ./tools >/dev/null
 	cd /tmp && $(CURDIR)/$(VENV)/bin/edge-nlu demo
 
 lint: $(VENV)/.dev
-	$(PY) -m ruff check edge_nlu export tests benchmarks
+	$(PY) -m ruff check edge_nlu tools export tests benchmarks
 	$(PY) -m mypy
 
 test: $(VENV)/.dev broker
-	$(PIP) install -q --no-deps --force-reinstall . >/dev/null
-	$(PY) -m ruff check edge_nlu export tests benchmarks
+	$(PIP) install -q --no-deps --force-reinstall . ./tools >/dev/null
+	$(PY) -m ruff check edge_nlu tools export tests benchmarks
 	$(PY) -m mypy
 	$(PY) -m pytest -q
 
 # The inner loop: lint, types and the `unit` tier (no broker, no model build, no whole-program runs).
 check: $(VENV)/.dev
-	$(PY) -m ruff check edge_nlu export tests benchmarks
+	$(PY) -m ruff check edge_nlu tools export tests benchmarks
 	$(PY) -m mypy
-	PYTHONPATH=$(CURDIR) $(PY) -m pytest -q -m unit
+	PYTHONPATH=$(CURDIR):$(CURDIR)/tools $(PY) -m pytest -q -m unit
 
 # The full model build (about 30-40 min on 2 cores); its int8 output is committed.
 model: $(VENV)/.dev

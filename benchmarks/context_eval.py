@@ -98,7 +98,7 @@ def main() -> int:
     ap.add_argument("--home", type=Path, required=True)
     ap.add_argument("--ablation", action="store_true")
     ap.add_argument("--show-failures", action="store_true")
-    ap.add_argument("--cmd", default=f"{sys.executable} -m edge_nlu.cli",
+    ap.add_argument("--cmd", default=f"{sys.executable} -m edge_nlu.cli.main",
                     help="how to call edge-nlu")
     args = ap.parse_args()
     cases = [json.loads(line) for line in args.cases.read_text().splitlines() if line.strip()]

@@ -35,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from mqtt_bench import QUERIES, counters, log, run_queries, summary  # noqa: E402
 
-from edge_nlu.broker import LocalBroker  # noqa: E402
-from edge_nlu.livedemo import SITES, wait_ready, write_home  # noqa: E402
-from edge_nlu.satellite import Satellite, ServeProcess  # noqa: E402
-from edge_nlu.simhome import SimHome  # noqa: E402
+from edge_nlu_tools.broker import LocalBroker  # noqa: E402
+from edge_nlu_tools.demo.live import SITES, wait_ready, write_home  # noqa: E402
+from edge_nlu_tools.demo.satellite import Satellite, ServeProcess  # noqa: E402
+from edge_nlu_tools.demo.simhome import SimHome  # noqa: E402
 
 LAMPS = 200
 NODES = 30

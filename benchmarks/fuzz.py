@@ -40,13 +40,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edge_nlu.adapters.base import AdapterError  # noqa: E402
-from edge_nlu.adapters.registry import build_adapters  # noqa: E402
+from edge_nlu.domain.home import Home  # noqa: E402
+from edge_nlu.domain.live_home import LiveHome  # noqa: E402
 from edge_nlu.errors import EdgeNLUError  # noqa: E402
-from edge_nlu.hermes import QueryError, build_context, hermes_reply, history_turn, not_recognized, parse_query  # noqa: E402
-from edge_nlu.home import Home  # noqa: E402
-from edge_nlu.live_home import LiveHome  # noqa: E402
-from edge_nlu.serve_config import SiteSettings  # noqa: E402
+from edge_nlu.service.adapters.base import AdapterError  # noqa: E402
+from edge_nlu.service.adapters.registry import build_adapters  # noqa: E402
+from edge_nlu.service.config import SiteSettings  # noqa: E402
+from edge_nlu.service.hermes import QueryError, build_context, hermes_reply, history_turn, not_recognized, parse_query  # noqa: E402
 
 RESULT_KEYS = {"id", "text", "rewrite", "nlu", "action", "response", "error"}
 FULL = {"adapters": 42_000, "hermes": 9_000, "learning": 5_000, "parse": 9_000, "home": 2_000,
@@ -418,10 +418,10 @@ def check_result(t: Tally, target: str, r: Any, sample: Any, text: str | None = 
 
 
 def run_inprocess(fz: Fuzzer, n: dict[str, int], tmp: Path) -> dict[str, Any]:
-    from edge_nlu.demo import demo_home_path
     from edge_nlu.learn.settings import LearnSettings
     from edge_nlu.pipeline import load
-    from edge_nlu.serve_learning import LearningBridge
+    from edge_nlu.service.learning import LearningBridge
+    from edge_nlu_tools.demo.offline import demo_home_path
 
     t = Tally()
     home = Home.load(demo_home_path())
@@ -614,7 +614,7 @@ HOME_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
 def _fuzz_home(fz: Fuzzer, t: Tally, count: int, nlu: Any) -> None:
     import yaml
 
-    from edge_nlu.demo import demo_home_path
+    from edge_nlu_tools.demo.offline import demo_home_path
 
     base_text = demo_home_path().read_text(encoding="utf-8")
     base = yaml.safe_load(base_text)
@@ -674,9 +674,9 @@ def run_serve(fz: Fuzzer, count: int, tmp: Path, keep_log: Path | None = None) -
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    from edge_nlu.broker import LocalBroker
-    from edge_nlu.livedemo import SITES, wait_ready, write_home
-    from edge_nlu.satellite import Satellite, ServeProcess
+    from edge_nlu_tools.broker import LocalBroker
+    from edge_nlu_tools.demo.live import SITES, wait_ready, write_home
+    from edge_nlu_tools.demo.satellite import Satellite, ServeProcess
 
     report: dict[str, Any] = {}
     with LocalBroker("mosquitto") as b:
@@ -777,8 +777,8 @@ def cli_bytes(args: list[bytes], timeout: float) -> subprocess.CompletedProcess[
 
 
 def run_cli(fz: Fuzzer, lines_n: int, runs_n: int, tmp: Path) -> dict[str, Any]:
-    from edge_nlu.cli import MAX_LINE_BYTES
-    from edge_nlu.demo import demo_home_path
+    from edge_nlu.cli.main import MAX_LINE_BYTES
+    from edge_nlu_tools.demo.offline import demo_home_path
 
     home = str(demo_home_path())
     t = Tally()

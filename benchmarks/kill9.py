@@ -37,10 +37,10 @@ from serve_harness import (
     write_config,
 )
 
-from edge_nlu.broker import LocalBroker
 from edge_nlu.learn.store import InteractionStore
 from edge_nlu.learn.types import normalize
-from edge_nlu.satellite import Satellite, ServeProcess
+from edge_nlu_tools.broker import LocalBroker
+from edge_nlu_tools.demo.satellite import Satellite, ServeProcess
 
 VERBS = ["douse", "kill", "shut", "cut", "drop", "darken", "snuff", "stop", "end", "close"]
 ROOMS = ["kitchen", "bedroom", "living room", "hall", "office", "garage", "bathroom", "porch", "attic", "den"]

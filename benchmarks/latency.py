@@ -2,7 +2,7 @@
 
     python benchmarks/latency.py [--model DIR] [--home FILE] [--n 2000] [--no-baseline] [--pi] [--out DIR]
 
-A thin caller of `edge-nlu bench` (edge_nlu/bench.py): the baseline is a plain all-MiniLM-L6-v2
+A thin caller of `edge-nlu bench` (tools/edge_nlu_tools/bench/main.py): the baseline is a plain all-MiniLM-L6-v2
 forward pass, exported to ONNX, fused and dynamically int8-quantized the same way (fp32 too), cached
 after the first run; it needs the export extra. Requests and baselines take turns so that machine
 noise hits both alike. Prints the table and writes bench.json and bench.png into --out.
@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edge_nlu.bench import BenchOptions, main  # noqa: E402
+from edge_nlu_tools.bench.main import BenchOptions, main  # noqa: E402
 
 
 def cli() -> int:

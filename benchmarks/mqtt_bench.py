@@ -37,10 +37,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from edge_nlu.broker import LocalBroker, stop_process  # noqa: E402
-from edge_nlu.livedemo import SITES, wait_ready, write_home  # noqa: E402
-from edge_nlu.satellite import Satellite, ServeProcess  # noqa: E402
-from edge_nlu.simhome import SimHome  # noqa: E402
+from edge_nlu_tools.broker import LocalBroker, stop_process  # noqa: E402
+from edge_nlu_tools.demo.live import SITES, wait_ready, write_home  # noqa: E402
+from edge_nlu_tools.demo.satellite import Satellite, ServeProcess  # noqa: E402
+from edge_nlu_tools.demo.simhome import SimHome  # noqa: E402
 
 QUERIES = [("what is the temperature?", "kitchen-puck"), ("turn off the lights", "living-room-tv"),
            ("turn on the kettle", "kitchen-puck"), ("play the hobbit", "living-room-tv"),

@@ -13,8 +13,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edge_nlu.evaluate import evaluate, read_records  # noqa: E402
-from edge_nlu.nlu_model import NLUModel  # noqa: E402
+from edge_nlu.model.evaluate import evaluate, read_records  # noqa: E402
+from edge_nlu.model.runner import NLUModel  # noqa: E402
 
 
 def main() -> int:

@@ -38,8 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from edge_nlu.broker import LocalBroker  # noqa: E402
-from edge_nlu.satellite import Satellite, ServeProcess  # noqa: E402
+from edge_nlu_tools.broker import LocalBroker  # noqa: E402
+from edge_nlu_tools.demo.satellite import Satellite, ServeProcess  # noqa: E402
 
 HOME = """
 areas:

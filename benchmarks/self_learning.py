@@ -42,8 +42,8 @@ if str(ROOT) not in sys.path:
 from edge_nlu.learn.engine import LAYERS, SelfLearning  # noqa: E402
 from edge_nlu.learn.settings import LearnSettings  # noqa: E402
 from edge_nlu.learn.store import InteractionStore  # noqa: E402
+from edge_nlu.model.threads import limit_blas_threads  # noqa: E402
 from edge_nlu.pipeline import load  # noqa: E402
-from edge_nlu.threads import limit_blas_threads  # noqa: E402
 from export import household as hh  # noqa: E402
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC, a midnight

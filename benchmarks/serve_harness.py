@@ -19,9 +19,9 @@ sys.path.insert(0, str(ROOT))
 # the children (`edge-nlu serve`, `edge-nlu learn`) run this checkout, not an installed edge_nlu
 os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
 
-from edge_nlu.broker import LocalBroker  # noqa: E402
-from edge_nlu.livedemo import SITES, write_home  # noqa: E402
-from edge_nlu.satellite import Satellite, ServeProcess  # noqa: E402
+from edge_nlu_tools.broker import LocalBroker  # noqa: E402
+from edge_nlu_tools.demo.live import SITES, write_home  # noqa: E402
+from edge_nlu_tools.demo.satellite import Satellite, ServeProcess  # noqa: E402
 
 QUERIES = [("turn off the kitchen lights", "kitchen-puck"), ("what time is it", "living-room-tv"),
            ("turn on the reading lamp", "living-room-tv"), ("douse the kitchen lights", "kitchen-puck"),

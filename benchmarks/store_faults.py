@@ -30,10 +30,10 @@ from typing import Any
 
 from serve_harness import QUERIES, integrity, log, turn_count, wait_ready, write_config
 
-from edge_nlu.broker import LocalBroker
 from edge_nlu.learn.store import InteractionStore
 from edge_nlu.learn.types import TurnRecord
-from edge_nlu.satellite import Satellite, ServeProcess
+from edge_nlu_tools.broker import LocalBroker
+from edge_nlu_tools.demo.satellite import Satellite, ServeProcess
 
 RECOVER_DEADLINE_S = 120.0
 

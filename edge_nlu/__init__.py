@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import EdgeNLUError
+from edge_nlu.errors import EdgeNLUError
 
 if TYPE_CHECKING:
-    from .home import Home
-    from .pipeline import EdgeNLU
+    from edge_nlu.domain.home import Home
+    from edge_nlu.pipeline import EdgeNLU
 
 __all__ = ["EdgeNLUError", "load", "__version__"]
 __version__ = "0.1.0"
@@ -17,15 +17,15 @@ __version__ = "0.1.0"
 
 def load(model: str | Path | None = None, home: str | Path | Home | None = None, threads: int = 1) -> EdgeNLU:
     """The shipped default model and an empty home unless told otherwise (contract section 4)."""
-    # imported here so that `import edge_nlu.home` (export tools, adapters) stays free of onnxruntime
-    from .pipeline import load as _load
+    # imported here so that `import edge_nlu.domain.home` (export tools, adapters) stays free of onnxruntime
+    from edge_nlu.pipeline import load as _load
 
     return _load(model=model, home=home, threads=threads)
 
 
 def __getattr__(name: str) -> Any:
     if name == "EdgeNLU":
-        from .pipeline import EdgeNLU
+        from edge_nlu.pipeline import EdgeNLU
 
         return EdgeNLU
     raise AttributeError(name)

@@ -9,16 +9,16 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from .context import RequestContext
-from .context_text import context_segment
-from .errors import EdgeNLUError, InvalidInputError
-from .home import Home
-from .nlu_model import NLUModel
-from .profiles import Profiles, load_profiles
-from .resolve import resolve
-from .result import ErrorInfo, Result
-from .sanitize import clean, clean_text
-from .settings import RuntimeSettings, default_model_dir
+from edge_nlu.domain.context import RequestContext
+from edge_nlu.domain.home import Home
+from edge_nlu.domain.profiles import Profiles, load_profiles
+from edge_nlu.domain.result import ErrorInfo, Result
+from edge_nlu.errors import EdgeNLUError, InvalidInputError
+from edge_nlu.model.context_segment import context_segment
+from edge_nlu.model.runner import NLUModel
+from edge_nlu.resolve.resolver import resolve
+from edge_nlu.sanitize import clean, clean_text
+from edge_nlu.settings import RuntimeSettings, default_model_dir
 
 log = logging.getLogger("edge_nlu")
 

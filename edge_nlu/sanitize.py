@@ -17,7 +17,7 @@ import math
 import re
 from typing import Any
 
-from .errors import InvalidInputError
+from edge_nlu.errors import InvalidInputError
 
 MAX_DEPTH = 32
 """Deepest nesting accepted in a request, a context or a home: real ones are a few levels deep."""

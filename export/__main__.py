@@ -44,9 +44,9 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     import numpy as np
     import torch
 
-    from edge_nlu.evaluate import evaluate, read_records
-    from edge_nlu.nlu_model import NLUModel, sha256
-    from edge_nlu.schema import ADDED_INTENTS, ADDED_SLOTS
+    from edge_nlu.domain.schema import ADDED_INTENTS, ADDED_SLOTS
+    from edge_nlu.model.evaluate import evaluate, read_records
+    from edge_nlu.model.runner import NLUModel, sha256
 
     from .dataset import bio_labels, encode, make_tokenizer, read_jsonl
     from .generate import generate, hwu_context

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from edge_nlu.context import RequestContext
-from edge_nlu.context_text import context_segment
-from edge_nlu.home import Entity, Home
-from edge_nlu.profiles import DeviceKind
+from edge_nlu.domain.context import RequestContext
+from edge_nlu.domain.home import Entity, Home
+from edge_nlu.domain.profiles import DeviceKind
+from edge_nlu.model.context_segment import context_segment
 
 from .homes import HomeBuilder
 

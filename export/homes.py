@@ -9,8 +9,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from edge_nlu.home import Area, Entity, Floor, Home
-from edge_nlu.profiles import DeviceKind, load_profiles
+from edge_nlu.domain.home import Area, Entity, Floor, Home
+from edge_nlu.domain.profiles import DeviceKind, load_profiles
 
 ROOMS = [
     "kitchen", "living room", "bedroom", "master bedroom", "guest room", "kids room", "nursery",

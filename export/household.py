@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edge_nlu.home import Entity, Home
+from edge_nlu.domain.home import Entity, Home
 from edge_nlu.learn.types import normalize
 from export import household_phrasings as ph
 from export.household_phrasings import FAMILIES, Family

@@ -25,8 +25,8 @@ from onnxruntime.quantization import (
 )
 from tokenizers import Tokenizer
 
-from edge_nlu.evaluate import evaluate
-from edge_nlu.nlu_model import NLUModel, sha256
+from edge_nlu.model.evaluate import evaluate
+from edge_nlu.model.runner import NLUModel, sha256
 
 log = logging.getLogger("export")
 

@@ -346,7 +346,7 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     from edge_nlu.learn.encoder import OnnxSentenceEncoder, SentenceEncoder, load_global_index, verify_dir
     from edge_nlu.learn.rephrase import FEATURES, N_FEATURES, RephraseDetector, pair_features
     from edge_nlu.learn.types import normalize
-    from edge_nlu.nlu_model import sha256
+    from edge_nlu.model.runner import sha256
 
     from .__main__ import _dev_free_vocab, _hash_file, _teacher_dir, load_exclusions
     from .dataset import make_tokenizer, read_jsonl

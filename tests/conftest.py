@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from edge_nlu.home import Home
+from edge_nlu.domain.home import Home
 from edge_nlu.learn.store import InteractionStore
 
 pytest_plugins = ["tests.conftest_mqtt"]

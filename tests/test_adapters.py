@@ -11,15 +11,15 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edge_nlu.adapters.base import Adapter, AdapterError, CapReached
-from edge_nlu.adapters.ha_discovery import HaDiscoveryAdapter, HaDiscoveryConfig
-from edge_nlu.adapters.homie import HomieAdapter, HomieConfig
-from edge_nlu.adapters.registry import adapter_names, build_adapters
-from edge_nlu.adapters.tasmota import TasmotaAdapter, TasmotaConfig
-from edge_nlu.adapters.zigbee2mqtt import Zigbee2MqttAdapter, Zigbee2MqttConfig
+from edge_nlu.domain.live_home import EntityUpdate, LiveHome
 from edge_nlu.errors import ConfigError
-from edge_nlu.live_home import EntityUpdate, LiveHome
-from edge_nlu.serve_routes import TopicRoutes
+from edge_nlu.service.adapters.base import Adapter, AdapterError, CapReached
+from edge_nlu.service.adapters.ha_discovery import HaDiscoveryAdapter, HaDiscoveryConfig
+from edge_nlu.service.adapters.homie import HomieAdapter, HomieConfig
+from edge_nlu.service.adapters.registry import adapter_names, build_adapters
+from edge_nlu.service.adapters.tasmota import TasmotaAdapter, TasmotaConfig
+from edge_nlu.service.adapters.zigbee2mqtt import Zigbee2MqttAdapter, Zigbee2MqttConfig
+from edge_nlu.service.routes import TopicRoutes
 
 ENTITY_ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9_]+$")
 
@@ -497,7 +497,7 @@ def test_registry_rejects_bad_config(names: Any, options: Any) -> None:
 # -- robustness ---------------------------------------------------------------------------------
 
 def test_clean_attributes_caps_and_keeps_json_safe() -> None:
-    from edge_nlu.adapters._common import clean_attributes, parse_json
+    from edge_nlu.service.adapters._common import clean_attributes, parse_json
 
     raw = {"nan": float("nan"), "inf": float("inf"), "big": 2**80, "ok": 1.5, "long": "x" * 300, "short": "x",
            3: "non-str key", "deep": {"a": {"b": {"c": {"d": 1}}}}, "list": list(range(100)), "obj": object(),

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from edge_nlu.bench import BenchOptions, run
-from edge_nlu.bench_macs import count_macs, formula
-from edge_nlu.bench_plot import draw, png_bytes
+from edge_nlu_tools.bench.macs import count_macs, formula
+from edge_nlu_tools.bench.main import BenchOptions, run
+from edge_nlu_tools.bench.plot import draw, png_bytes
 from tests.conftest import ROOT, SHIPPED
 
 STAGES = ("prepare", "tokenize", "model", "decode", "resolve", "parse")

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_nlu.bio import BioDecoder
-from edge_nlu.nlu_model import NLUModel
+from edge_nlu.model.bio import BioDecoder
+from edge_nlu.model.runner import NLUModel
 
 TAGS = ("O", "B-room", "I-room", "B-device", "I-device")
 T = {t: i for i, t in enumerate(TAGS)}

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from edge_nlu.home import Home
+from edge_nlu.domain.home import Home
 from edge_nlu.pipeline import EdgeNLU
-from edge_nlu.serve import Service
-from edge_nlu.serve_config import BrokerSettings, ServeSettings, TLSSettings
-from edge_nlu.serve_mqtt import MqttLink
+from edge_nlu.service.app import Service
+from edge_nlu.service.config import BrokerSettings, ServeSettings, TLSSettings
+from edge_nlu.service.mqtt import MqttLink
 from edge_nlu.settings import RuntimeSettings
 from tests.broker import PASSWORD, USER, Mosquitto, Probe, free_port, until
 from tests.conftest import ROOT, SHIPPED
@@ -102,7 +102,7 @@ def _warnings(caplog: pytest.LogCaptureFixture, needle: str) -> list[str]:
 
 
 def test_refused_connection_is_logged_once_with_its_reason(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG, logger="edge_nlu.serve")
+    caplog.set_level(logging.DEBUG, logger="edge_nlu.service.app")
     link = _link(BrokerSettings(port=free_port(), reconnect_min_s=0.02, reconnect_max_s=0.05))
     link.start()
     try:
@@ -113,7 +113,7 @@ def test_refused_connection_is_logged_once_with_its_reason(caplog: pytest.LogCap
 
 
 def test_untrusted_certificate_reason_is_logged(tls_broker: Mosquitto, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="edge_nlu.serve")
+    caplog.set_level(logging.WARNING, logger="edge_nlu.service.app")
     link = _link(BrokerSettings(port=tls_broker.port, tls=TLSSettings(enabled=True), username=USER,
                                 password=PASSWORD, reconnect_min_s=0.05, reconnect_max_s=0.1))
     link.start()
@@ -191,7 +191,7 @@ def test_zero_config_finds_a_zigbee2mqtt_home(
 
 def test_empty_home_is_warned_about(broker_factory: Callable[..., Mosquitto], nlu: EdgeNLU,
                                    caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="edge_nlu.serve")
+    caplog.set_level(logging.WARNING, logger="edge_nlu.service.app")
     broker = broker_factory()
     svc = Service(ServeSettings.from_dict({"broker": {"uri": broker.uri}, "stats_interval_s": 0}), nlu=nlu)
     svc.start()

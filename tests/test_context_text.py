@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from edge_nlu.context import RequestContext
-from edge_nlu.context_text import context_segment
-from edge_nlu.home import Home
+from edge_nlu.domain.context import RequestContext
+from edge_nlu.domain.home import Home
+from edge_nlu.model.context_segment import context_segment
 
 
 def test_empty_context_gives_empty_segment(home: Home) -> None:
@@ -32,7 +32,7 @@ def test_state_decides_segment(home: Home) -> None:
 def test_a_long_context_gives_way_to_the_text(home: Home) -> None:
     """The segment is as long as the names and the previous turn make it; the model reads the request
     whole and as much of the context as fits (see NLUModel.encode)."""
-    from edge_nlu.nlu_model import MAX_LEN, NLUModel
+    from edge_nlu.model.runner import MAX_LEN, NLUModel
     from edge_nlu.settings import default_model_dir
 
     ctx = RequestContext.from_dict({"area": "Kitchen", "history": [{"text": "turn on the oven " * 30,

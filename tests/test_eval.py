@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from edge_nlu.evaluate import evaluate
-from edge_nlu.nlu_model import NLUModel
+from edge_nlu.model.evaluate import evaluate
+from edge_nlu.model.runner import NLUModel
 from tests.conftest import ROOT, SHIPPED
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import onnx
 
-from edge_nlu.nlu_model import NLUModel, verify
+from edge_nlu.model.runner import NLUModel, verify
 
 
 def test_quick_build_writes_a_verified_int8_model(quick_model: Path) -> None:

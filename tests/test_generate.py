@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("yaml")
 
-from edge_nlu.schema import ADDED_INTENTS, ADDED_SLOTS, HA_INTENT  # noqa: E402
+from edge_nlu.domain.schema import ADDED_INTENTS, ADDED_SLOTS, HA_INTENT  # noqa: E402
 from export.generate import dedup_key, generate, render  # noqa: E402
 from export.homes import load_kinds  # noqa: E402
 

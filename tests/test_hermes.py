@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_nlu.hermes import (
+from edge_nlu.service.config import SiteSettings
+from edge_nlu.service.hermes import (
     HermesQuery,
     QueryError,
     SessionHistory,
@@ -20,7 +21,6 @@ from edge_nlu.hermes import (
     not_recognized,
     parse_query,
 )
-from edge_nlu.serve_config import SiteSettings
 
 
 def q(**kw: Any) -> bytes:

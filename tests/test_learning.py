@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from edge_nlu.home import Home
+from edge_nlu.domain.home import Home
 from edge_nlu.learn.engine import TEACH_INTENT, SelfLearning
 from edge_nlu.learn.settings import LearnSettings
 from edge_nlu.learn.store import InteractionStore
@@ -172,7 +172,7 @@ def test_forget_a_user_erases_what_they_taught(engine: SelfLearning, store: Inte
 
 def test_learning_settings_round_trip_and_refuse_unknown_keys(tmp_path: Path) -> None:
     from edge_nlu.errors import ConfigError
-    from edge_nlu.serve_config import ServeSettings
+    from edge_nlu.service.config import ServeSettings
 
     d = {"broker": {"uri": "mqtt://localhost:1883"},
          "learning": {"store": "state/learn.sqlite3", "miner": {"min_support": 4}, "rewriter": {"min_score": 0.8}}}

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from edge_nlu.home import Area, Entity, Floor, Home
-from edge_nlu.live_home import EntityUpdate, LiveHome, slug
+from edge_nlu.domain.home import Area, Entity, Floor, Home
+from edge_nlu.domain.live_home import EntityUpdate, LiveHome, slug
 
 
 def U(eid: str, **kw: object) -> EntityUpdate:  # noqa: N802 - reads like a constructor

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from edge_nlu import livedemo
-from edge_nlu.broker import find_mosquitto
+from edge_nlu_tools.broker import find_mosquitto
+from edge_nlu_tools.demo import live as livedemo
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,8 +11,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge_nlu.broker import LocalBroker
-from edge_nlu.minibroker import MiniBroker, topic_matches
+from edge_nlu_tools.broker import LocalBroker
+from edge_nlu_tools.minibroker import MiniBroker, topic_matches
 from tests.broker import until
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from edge_nlu.errors import ModelError
-from edge_nlu.nlu_model import NLUModel, verify
+from edge_nlu.model.runner import NLUModel, verify
 from tests.conftest import SHIPPED
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge_nlu.numbers import Duration, parse_duration, parse_number
+from edge_nlu.resolve.numbers import Duration, parse_duration, parse_number
 
 
 @pytest.mark.parametrize(

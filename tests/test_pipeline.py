@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_nlu.home import Home
+from edge_nlu.domain.home import Home
 from edge_nlu.pipeline import EdgeNLU, load
 
 KITCHEN = {"area": "Kitchen", "satellite": {"id": "kitchen-puck", "has_screen": False}}

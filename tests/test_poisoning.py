@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from edge_nlu.home import Home
+from edge_nlu.domain.home import Home
 from edge_nlu.learn.engine import TEACH_INTENT, SelfLearning
 from edge_nlu.learn.guard import check_rewrite, is_sensitive
 from edge_nlu.learn.settings import LearnSettings
@@ -316,7 +316,7 @@ def test_learn_list_shows_the_audit_log(engine: SelfLearning, store: Interaction
     import io
     import json
 
-    from edge_nlu.cli_learn import run_learn
+    from edge_nlu.cli.learn import run_learn
 
     engine.handle("when i say good night unlock the front door", site="hall-puck", user="alex", ts=T0)
     engine.handle("yes", site="hall-puck", user="alex", ts=T0 + 5)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge_nlu.home import Home
+from edge_nlu.domain.home import Home
 from edge_nlu.learn.preferences import Teaching, apply_preferences, describe, parse_teaching, preference_history
 from edge_nlu.learn.types import Preference
 from edge_nlu.pipeline import load

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from edge_nlu.domain.home import Entity
+from edge_nlu.domain.profiles import DeviceKind, load_profiles, parse_profiles
 from edge_nlu.errors import ConfigError
-from edge_nlu.home import Entity
-from edge_nlu.profiles import DeviceKind, load_profiles, parse_profiles
 
 
 @pytest.fixture(scope="module")

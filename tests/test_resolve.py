@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 import yaml
 
-from edge_nlu.context import RequestContext
-from edge_nlu.home import Home
-from edge_nlu.profiles import load_profiles
-from edge_nlu.resolve import resolve
-from edge_nlu.result import NLU, Action, Slot
+from edge_nlu.domain.context import RequestContext
+from edge_nlu.domain.home import Home
+from edge_nlu.domain.profiles import load_profiles
+from edge_nlu.domain.result import NLU, Action, Slot
+from edge_nlu.resolve.resolver import resolve
 
 HOUSE = """
 floors:

@@ -14,7 +14,7 @@ import pytest
 
 from edge_nlu.learn.encoder import SentenceEncoder, load_global_index, verify_dir
 from edge_nlu.learn.rephrase import FEATURES, N_FEATURES, RephraseDetector
-from edge_nlu.nlu_model import sha256
+from edge_nlu.model.runner import sha256
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = ("encoder.onnx", "tokenizer.json", "rephrase.onnx", "global_index.npy", "global_texts.json")

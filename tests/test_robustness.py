@@ -19,16 +19,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edge_nlu.adapters._common import parse_json, split_topic
-from edge_nlu.adapters.registry import build_adapters
-from edge_nlu.cli import run_batch
+from edge_nlu.cli.parse import run_batch
+from edge_nlu.domain.home import Home
+from edge_nlu.domain.live_home import LiveHome
 from edge_nlu.errors import HomeError
-from edge_nlu.hermes import QueryError, hermes_reply, not_recognized, parse_query
-from edge_nlu.home import Home
-from edge_nlu.live_home import LiveHome
-from edge_nlu.nlu_model import MAX_LEN
+from edge_nlu.model.runner import MAX_LEN
 from edge_nlu.pipeline import EdgeNLU, load
 from edge_nlu.sanitize import clean, clean_text, loads
+from edge_nlu.service.adapters._common import parse_json, split_topic
+from edge_nlu.service.adapters.registry import build_adapters
+from edge_nlu.service.hermes import QueryError, hermes_reply, not_recognized, parse_query
 from tests.conftest import ROOT
 
 KEYS = {"id", "text", "rewrite", "nlu", "action", "response", "error"}

@@ -20,17 +20,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edge_nlu.home import Home
-from edge_nlu.live_home import EntityUpdate
+from edge_nlu.domain.home import Home
+from edge_nlu.domain.live_home import EntityUpdate
 from edge_nlu.pipeline import EdgeNLU
-from edge_nlu.serve import Service
-from edge_nlu.serve_config import ServeSettings
+from edge_nlu.service.app import Service
+from edge_nlu.service.config import ServeSettings
 from edge_nlu.settings import RuntimeSettings
 from tests.broker import PASSWORD, USER, Mosquitto, Probe, retained_status, until
 from tests.conftest import HOME_YAML, ROOT, SHIPPED
 
-HAVE_ADAPTERS = importlib.util.find_spec("edge_nlu.adapters.registry") is not None
-needs_adapters = pytest.mark.skipif(not HAVE_ADAPTERS, reason="edge_nlu.adapters.registry is not there yet")
+HAVE_ADAPTERS = importlib.util.find_spec("edge_nlu.service.adapters.registry") is not None
+needs_adapters = pytest.mark.skipif(not HAVE_ADAPTERS, reason="edge_nlu.service.adapters.registry is not there yet")
 PROTOCOLS = ["3.1.1", "5"]
 SITES = {"kitchen-puck": {"area": "Kitchen", "has_screen": False, "user": "alex"}, "lounge": {"area": "Living Room"}}
 RESULT_KEYS = {"id", "text", "rewrite", "nlu", "action", "response", "error"}

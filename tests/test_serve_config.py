@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from edge_nlu.errors import ConfigError
-from edge_nlu.serve_config import (
+from edge_nlu.service.config import (
     DEFAULT_ADAPTERS,
     LimitSettings,
     ServeSettings,

@@ -18,8 +18,8 @@ import pytest
 
 from edge_nlu.learn.encoder import default_rewriter_dir
 from edge_nlu.pipeline import EdgeNLU
-from edge_nlu.serve import Service
-from edge_nlu.serve_learning import LearningBridge
+from edge_nlu.service.app import Service
+from edge_nlu.service.learning import LearningBridge
 from tests.broker import Mosquitto, Probe, until
 from tests.conftest import ROOT
 from tests.test_serve import config, home_yaml, listen, nlu, running, wait_ready  # noqa: F401 (fixtures)
@@ -170,13 +170,13 @@ def _bridge(tmp_path: Path, nlu: EdgeNLU, **learning: Any) -> LearningBridge:  #
 
 
 def _hq(text: str, site: str, qid: str, user: str | None = None) -> Any:
-    from edge_nlu.hermes import HermesQuery
+    from edge_nlu.service.hermes import HermesQuery
 
     return HermesQuery(input=text, site_id=site, session_id=qid, id=qid, user=user)
 
 
 def test_the_bridge_checks_feedback_origin_token_and_sites(tmp_path: Path, nlu: EdgeNLU) -> None:  # noqa: F811
-    from edge_nlu.home import Home
+    from edge_nlu.domain.home import Home
 
     b = _bridge(tmp_path, nlu, shared_secret="s3cret", allowed_sites=("kitchen-puck",))
     home = Home()
@@ -197,7 +197,7 @@ def test_the_bridge_checks_feedback_origin_token_and_sites(tmp_path: Path, nlu: 
 
 
 def test_the_barge_in_tracker_is_bounded(tmp_path: Path, nlu: EdgeNLU) -> None:  # noqa: F811
-    from edge_nlu.serve_learning import MAX_TRACKED
+    from edge_nlu.service.learning import MAX_TRACKED
 
     b = _bridge(tmp_path, nlu)
     for k in range(MAX_TRACKED * 3):
@@ -227,8 +227,8 @@ def test_a_session_end_marks_its_own_turn_at_that_turn_time(tmp_path: Path, nlu:
     """sessionEnded carries no time: a replay stamped weeks ahead of the host clock still gets its barge-ins."""
     from datetime import datetime, timedelta
 
-    from edge_nlu.hermes import HermesQuery
-    from edge_nlu.home import Home
+    from edge_nlu.domain.home import Home
+    from edge_nlu.service.hermes import HermesQuery
 
     b = _bridge(tmp_path, nlu)
     when = (datetime.now() + timedelta(days=40)).replace(microsecond=0)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from edge_nlu.nlu_model import NLUModel, verify
+from edge_nlu.model.runner import NLUModel, verify
 from edge_nlu.pipeline import load
 from tests.conftest import ROOT
 

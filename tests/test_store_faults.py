@@ -22,7 +22,7 @@ import pytest
 from edge_nlu.learn.store import InteractionStore, StoreError
 from edge_nlu.learn.types import TurnRecord
 from edge_nlu.pipeline import EdgeNLU
-from edge_nlu.serve import Service
+from edge_nlu.service.app import Service
 from tests.broker import Mosquitto, Probe, until
 from tests.conftest import ROOT
 from tests.test_serve import config, home_yaml, listen, nlu, running, wait_ready  # noqa: F401 (fixtures)
@@ -340,7 +340,7 @@ def test_service_without_a_usable_store_answers_without_learning(
     db.execute("UPDATE meta SET value = 999 WHERE key = 'schema_version'")  # a newer edge-nlu's store: not ours
     db.commit()
     db.close()
-    caplog.set_level(logging.INFO, "edge_nlu.serve")
+    caplog.set_level(logging.INFO, "edge_nlu.service.app")
     svc = _service(broker, home_yaml, store, nlu)
     try:
         assert svc.learning is None

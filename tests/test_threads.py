@@ -1,4 +1,4 @@
-"""The entry point limits numpy's BLAS to one thread (see edge_nlu/threads.py for why)."""
+"""The entry point limits numpy's BLAS to one thread (see edge_nlu/model/threads.py for why)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from tests.conftest import ROOT
 PROBE = """
 import json, sys
 from threadpoolctl import threadpool_info
-from edge_nlu import cli
+from edge_nlu.cli import main as cli_main
 before = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
-rc = cli.main(["parse", "turn on the kitchen lights"])
+rc = cli_main(["parse", "turn on the kitchen lights"])
 after = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
 print(json.dumps({"rc": rc, "before": before, "after": after}), file=sys.stderr)
 """

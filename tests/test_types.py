@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from edge_nlu.context import HistoryTurn, RequestContext, Satellite
+from edge_nlu.domain.context import HistoryTurn, RequestContext, Satellite
+from edge_nlu.domain.home import Area, Entity, Floor, Home
+from edge_nlu.domain.result import NLU, Action, ErrorInfo, Result, Rewrite, Slot
 from edge_nlu.errors import HomeError, InvalidInputError
-from edge_nlu.home import Area, Entity, Floor, Home
-from edge_nlu.result import NLU, Action, ErrorInfo, Result, Rewrite, Slot
 
 CONTEXT = {
     "area": "Kitchen",

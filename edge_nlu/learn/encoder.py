@@ -9,7 +9,7 @@ A rewriter directory (`models/rewriter`, built by `python -m export rewriter`) h
 | `rephrase.onnx` | the rephrase detector (`features` [batch, F] -> `probability` [batch, 1]) |
 | `global_index.npy` | float16 [n, 384]: the shipped successful phrasings, embedded by `encoder.onnx` |
 | `global_texts.json` | those phrasings, same order |
-| `manifest.json` | sha256 + bytes per file (the format of `edge_nlu.nlu_model.verify`), figures |
+| `manifest.json` | sha256 + bytes per file (the format of `edge_nlu.model.runner.verify`), figures |
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
-from ..errors import ModelError
-from ..nlu_model import verify
+from edge_nlu.errors import ModelError
+from edge_nlu.model.runner import verify
 
 MAX_LEN = 64
 """Tokens per text, [CLS] and [SEP] included (the student has 64 positions)."""
@@ -47,7 +47,7 @@ def default_rewriter_dir() -> Path:
 
 
 def verify_dir(model_dir: Path, required: tuple[str, ...] = REQUIRED) -> dict[str, Any]:
-    """`edge_nlu.nlu_model.verify` with the rewriter's own required files, each of which the
+    """`edge_nlu.model.runner.verify` with the rewriter's own required files, each of which the
     manifest must also list (so none of them can be swapped without a sha256 check)."""
     manifest = verify(model_dir, required)
     for name in required:

@@ -20,16 +20,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import EdgeNLUError
-from ..home import Home
-from ..pipeline import EdgeNLU
-from .guard import check_rewrite, flips, is_sensitive, touches_sensitive, turn_result
-from .markov import MinerSettings, chains, mine
-from .preferences import apply_preferences, flip_person, parse_teaching, preference_history
-from .rewriter import OnlineRewriter
-from .settings import LearnSettings
-from .store import ANY_USER, InteractionStore
-from .types import LearnedRewrite, Preference, StoredTurn, TurnRecord, normalize
+from edge_nlu.domain.home import Home
+from edge_nlu.errors import EdgeNLUError
+from edge_nlu.learn.guard import check_rewrite, flips, is_sensitive, touches_sensitive, turn_result
+from edge_nlu.learn.markov import MinerSettings, chains, mine
+from edge_nlu.learn.preferences import apply_preferences, flip_person, parse_teaching, preference_history
+from edge_nlu.learn.rewriter import OnlineRewriter
+from edge_nlu.learn.settings import LearnSettings
+from edge_nlu.learn.store import ANY_USER, InteractionStore
+from edge_nlu.learn.types import LearnedRewrite, Preference, StoredTurn, TurnRecord, normalize
+from edge_nlu.pipeline import EdgeNLU
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +98,8 @@ class SelfLearning:
         self.reload(force=True)
 
     def _load_models(self, rewriter_dir: Path | None) -> None:
-        from .encoder import SentenceEncoder, default_rewriter_dir, load_global_index
-        from .rephrase import RephraseDetector
+        from edge_nlu.learn.encoder import SentenceEncoder, default_rewriter_dir, load_global_index
+        from edge_nlu.learn.rephrase import RephraseDetector
 
         d = rewriter_dir or (Path(self.settings.rewriter_dir) if self.settings.rewriter_dir else None) \
             or default_rewriter_dir()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..home import Home
+from edge_nlu.domain.home import Home
 
 SENSITIVE_DOMAINS = frozenset({"lock", "alarm_control_panel", "valve"})
 """Every entity of these domains is security-sensitive."""

@@ -13,9 +13,9 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from ..context import HistoryTurn
-from ..home import Home, norm
-from .types import Preference, normalize
+from edge_nlu.domain.context import HistoryTurn
+from edge_nlu.domain.home import Home, norm
+from edge_nlu.learn.types import Preference, normalize
 
 _ARTICLE = re.compile(r"^(?:(?:the|a|an|my|our)\s+)+")
 _LEAD = re.compile(r"^(?:(?:hey|hi|ok|okay|so|well|oh|alright|actually|and|now|yeah|yes|just)\s+)+")

@@ -17,9 +17,9 @@ from typing import Protocol
 import numpy as np
 from rapidfuzz import fuzz
 
-from ..errors import ModelError
-from .encoder import REQUIRED, load_session, verify_dir
-from .types import normalize
+from edge_nlu.errors import ModelError
+from edge_nlu.learn.encoder import REQUIRED, load_session, verify_dir
+from edge_nlu.learn.types import normalize
 
 FEATURES = (
     "cosine", "ratio", "token_set_ratio", "partial_ratio", "token_sort_ratio", "jaccard", "length_ratio",

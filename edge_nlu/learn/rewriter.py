@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 from rapidfuzz import fuzz
 
-from .types import normalize
+from edge_nlu.learn.types import normalize
 
 
 class Encoder(Protocol):

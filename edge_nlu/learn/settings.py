@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ConfigError
-from .markov import MinerSettings
-from .rewriter import RewriterSettings
+from edge_nlu.errors import ConfigError
+from edge_nlu.learn.markov import MinerSettings
+from edge_nlu.learn.rewriter import RewriterSettings
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,3 @@
+from edge_nlu.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Meaning + home -> Home Assistant action: entity matching, media, numbers and spoken answers."""

@@ -1,0 +1,123 @@
+"""Spoken answers for questions: states, temperatures, weather, time and date.
+
+Short sentences a voice satellite can say as they are; only questions get one.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+from edge_nlu.domain.home import Area, Entity, Home
+from edge_nlu.sanitize import finite_float
+
+_STATE_WORDS: dict[str, dict[str, str]] = {
+    "lock": {"locked": "locked", "unlocked": "unlocked", "jammed": "jammed",
+             "locking": "locking", "unlocking": "unlocking", "open": "open"},
+    "cover": {"open": "open", "closed": "closed", "opening": "opening", "closing": "closing"},
+    "valve": {"open": "open", "closed": "closed", "opening": "opening", "closing": "closing"},
+    "vacuum": {"docked": "docked", "cleaning": "cleaning", "returning": "returning to its dock",
+               "idle": "idle", "paused": "paused", "error": "reporting an error"},
+}
+_BINARY_WORDS: dict[str, tuple[str, str]] = {
+    "door": ("open", "closed"), "window": ("open", "closed"), "garage_door": ("open", "closed"),
+    "opening": ("open", "closed"), "smoke": ("detecting smoke", "clear"),
+    "motion": ("detecting motion", "clear"), "occupancy": ("occupied", "clear"),
+    "moisture": ("wet", "dry"), "lock": ("unlocked", "locked"), "problem": ("reporting a problem",
+                                                                          "ok"),
+}
+
+
+def _num(value: Any) -> str:
+    """Numbers as they are said: 21, 21.5; other values unchanged."""
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    except OverflowError:  # an integer past any float: no reading a person could use
+        return "unknown"
+    if not math.isfinite(f):  # "nan", "inf", "1e999": the device does not know either
+        return "unknown"
+    return str(int(f)) if f.is_integer() else f"{f:g}"
+
+
+def _the(name: str) -> str:
+    return f"The {name[:1].lower()}{name[1:]}" if name else "It"
+
+
+def _unit(e: Entity) -> str:
+    unit = e.attributes.get("unit_of_measurement")
+    if unit is None and e.device_class == "temperature":
+        unit = "°C"
+    return f" {unit}" if unit else ""
+
+
+def state_sentence(e: Entity) -> str:
+    """One entity's state as a sentence: "The apartment door is locked."."""
+    name = _the(e.name)
+    if e.state in ("unavailable", "unknown"):
+        return f"{name} is {e.state}."
+    if e.domain == "sensor":
+        return f"{name} is {_num(e.state)}{_unit(e)}."
+    if e.domain == "binary_sensor":
+        on, off = _BINARY_WORDS.get(e.device_class or "", ("on", "off"))
+        return f"{name} is {on if e.state == 'on' else off}."
+    if e.domain == "climate":
+        cur = finite_float(e.attributes.get("current_temperature"))
+        if cur is not None:
+            return f"{name} is {e.state}, at {_num(cur)} °C."
+    if e.domain == "media_player" and e.state == "playing" and e.attributes.get("media_title"):
+        return f"{name} is playing {e.attributes['media_title']}."
+    word = _STATE_WORDS.get(e.domain, {}).get(e.state, e.state.replace("_", " "))
+    return f"{name} is {word}."
+
+
+def states_sentence(entities: list[Entity]) -> str | None:
+    """A sentence per entity, or a count when many share one state."""
+    if not entities:
+        return None
+    if len(entities) > 3 and len({e.state for e in entities}) == 1:
+        return f"All {len(entities)} are {entities[0].state}."
+    return " ".join(state_sentence(e) for e in entities)
+
+
+def temperature_sentence(e: Entity, area: Area | None) -> str:
+    """"It is 21 °C in the lounge." for climate, the sensor's sentence for sensors."""
+    if e.domain == "climate":
+        cur = finite_float(e.attributes.get("current_temperature"))
+        where = f" in the {area.name.lower()}" if area is not None else ""
+        if cur is None:
+            return f"I don't know the temperature{where}."
+        return f"It is {_num(cur)} °C{where}."
+    if e.domain == "sensor":
+        return f"{_the(e.name)} is {_num(e.state)}{_unit(e)}."
+    return state_sentence(e)
+
+
+def weather_sentence(home: Home) -> str:
+    """From the home's weather entity: condition and temperature."""
+    w = next((e for e in home.entities if e.domain == "weather"), None)
+    if w is None:
+        return "I have no weather forecast for this home."
+    plain = w.state.replace("_", " ").replace("-", " ")
+    condition = {"partlycloudy": "partly cloudy", "clear-night": "clear",
+                 "lightning-rainy": "stormy"}.get(w.state, plain)
+    temp = w.attributes.get("temperature")
+    if temp is None:
+        return f"It is {condition}."
+    unit = w.attributes.get("temperature_unit", "°C")
+    return f"It is {condition} and {_num(temp)} {unit}."
+
+
+def time_sentence(now: datetime) -> str:
+    hour = now.hour % 12 or 12
+    return f"It is {hour}:{now.minute:02d} {'AM' if now.hour < 12 else 'PM'}."
+
+
+def date_sentence(now: datetime) -> str:
+    return f"Today is {now.strftime('%A')}, {now.day} {now.strftime('%B %Y')}."
+
+
+def unknown_area_sentence(place: str) -> str:
+    return f"I don't know an area called {place} in this home."
