@@ -20,6 +20,17 @@ def default_model_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "models" / "home"
 
 
+def devices_dir() -> Path:
+    """The shipped device profiles and example homes: the installed package data, else a checkout's devices/."""
+    try:
+        installed = Path(str(resources.files("edge_nlu.devices")))
+        if (installed / "profiles.yaml").is_file():
+            return installed
+    except (ModuleNotFoundError, TypeError):
+        pass
+    return Path(__file__).resolve().parent.parent / "devices"
+
+
 @dataclass(frozen=True)
 class RuntimeSettings:
     """How to build the NLU runtime."""

@@ -5,23 +5,16 @@ answer to the same words."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
 
 from edge_nlu.domain.home import Entity, Home
 from edge_nlu.pipeline import EdgeNLU
-from edge_nlu.settings import RuntimeSettings, default_model_dir
+from edge_nlu.settings import RuntimeSettings, default_model_dir, devices_dir
 
 
 def demo_home_path() -> Path:
-    try:
-        p = Path(str(resources.files("edge_nlu.devices") / "homes" / "demo.yaml"))
-        if p.is_file():
-            return p
-    except (ModuleNotFoundError, TypeError):
-        pass
-    return Path(__file__).resolve().parents[3] / "devices" / "homes" / "demo.yaml"
+    return devices_dir() / "homes" / "demo.yaml"
 
 
 @dataclass
