@@ -13,7 +13,7 @@ from edge_nlu.domain.context import RequestContext
 from edge_nlu.domain.home import Home
 from edge_nlu.domain.profiles import Profiles, load_profiles
 from edge_nlu.domain.result import ErrorInfo, Result
-from edge_nlu.errors import EdgeNLUError, InvalidInputError
+from edge_nlu.errors import EdgeNLUError, ErrorCode, InvalidInputError
 from edge_nlu.model.context_segment import context_segment
 from edge_nlu.model.runner import NLUModel
 from edge_nlu.resolve.resolver import resolve
@@ -52,7 +52,7 @@ class EdgeNLU:
             words = self._check_text(text)
             ctx = RequestContext.from_dict(_clean_context(context))
             if ctx.area and base.areas and base.area(ctx.area) is None:
-                raise InvalidInputError(f"context.area {ctx.area!r} is not an area of the home", "unknown_area")
+                raise InvalidInputError(f"context.area {ctx.area!r} is not an area of the home", ErrorCode.UNKNOWN_AREA)
             home = base.with_overrides(ctx.state_overrides)
             nlu = self.model.predict(words, context_segment(home, ctx))
             action, response = resolve(nlu, words, home, ctx, self.profiles)
@@ -60,20 +60,20 @@ class EdgeNLU:
             return Result(id=rid, text=shown, error=ErrorInfo(exc.code, exc.message))
         except Exception as exc:  # a bug must cost one request its answer, never a batch or the service
             log.exception("internal error on request %r", rid)
-            why = ErrorInfo("internal_error", f"internal error: {type(exc).__name__}")
+            why = ErrorInfo(ErrorCode.INTERNAL_ERROR, f"internal error: {type(exc).__name__}")
             return Result(id=rid, text=shown, error=why)
         return Result(id=rid, text=words, nlu=nlu, action=action, response=response)
 
     def _check_text(self, text: Any) -> str:
         if not isinstance(text, str):
-            raise InvalidInputError("text must be a string", "invalid_text")
+            raise InvalidInputError("text must be a string", ErrorCode.INVALID_TEXT)
         words = clean_text(text).strip()
         if not words:
-            raise InvalidInputError("text is empty", "empty_text")
+            raise InvalidInputError("text is empty", ErrorCode.EMPTY_TEXT)
         if len(words) > self.settings.max_text_chars:
             raise InvalidInputError(
                 f"text is {len(words)} characters; at most {self.settings.max_text_chars} are accepted",
-                "text_too_long",
+                ErrorCode.TEXT_TOO_LONG,
             )
         return words
 
@@ -94,7 +94,7 @@ def _clean_context(context: Any) -> Any:
     try:
         return clean(context)
     except EdgeNLUError as exc:
-        raise InvalidInputError(f"context: {exc.message}", "invalid_context") from None
+        raise InvalidInputError(f"context: {exc.message}", ErrorCode.INVALID_CONTEXT) from None
 
 
 def load(model: str | Path | None = None, home: str | Path | Home | None = None, threads: int = 1) -> EdgeNLU:

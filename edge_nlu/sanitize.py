@@ -17,7 +17,7 @@ import math
 import re
 from typing import Any
 
-from edge_nlu.errors import InvalidInputError
+from edge_nlu.errors import ErrorCode, InvalidInputError
 
 MAX_DEPTH = 32
 """Deepest nesting accepted in a request, a context or a home: real ones are a few levels deep."""
@@ -35,7 +35,7 @@ resends it on every reconnect never stays connected."""
 class TooDeepError(InvalidInputError):
     """Nested deeper than the limit, self-referential, or too many values to visit."""
 
-    code = "too_deep"
+    code = ErrorCode.TOO_DEEP
 
 
 def clean_text(text: str) -> str:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edge_nlu.errors import EdgeNLUError
+from edge_nlu.errors import EdgeNLUError, ErrorCode
 from edge_nlu.settings import default_model_dir
 
 
@@ -30,11 +30,11 @@ def _eval(model_dir: Path, data: Path, as_json: bool) -> int:
     try:
         records = read_records(data)
     except ValueError as exc:
-        raise EdgeNLUError(f"{data} is not JSON Lines: {exc}", "invalid_input") from exc
+        raise EdgeNLUError(f"{data} is not JSON Lines: {exc}", ErrorCode.INVALID_INPUT) from exc
     bad = [i for i, r in enumerate(records, 1) if not isinstance(r, dict) or not isinstance(r.get("text"), str)
            or not isinstance(r.get("intent"), str)]
     if bad:
-        raise EdgeNLUError(f"{data}: line {bad[0]} lacks a text or an intent", "invalid_input")
+        raise EdgeNLUError(f"{data}: line {bad[0]} lacks a text or an intent", ErrorCode.INVALID_INPUT)
     report = evaluate(NLUModel(model_dir), records)
     print(json.dumps(report, indent=1) if as_json else format_report(report))
     return 0

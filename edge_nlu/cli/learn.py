@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from edge_nlu.errors import ConfigError
+from edge_nlu.errors import ConfigError, ErrorCode
 from edge_nlu.learn.settings import LearnSettings
 
 
@@ -33,13 +33,13 @@ def learn_settings(config: Path | None, store: Path | None) -> LearnSettings:
     if store is not None:
         return LearnSettings(store=str(store))
     if config is None:
-        raise ConfigError("give --config FILE (with a `learning:` section) or --store FILE", "no_store")
+        raise ConfigError("give --config FILE (with a `learning:` section) or --store FILE", ErrorCode.NO_STORE)
     from edge_nlu.service.config import learning_section, read_config_file
 
     # only the `learning:` section matters here: learn/forget run without a broker
     learning = learning_section(read_config_file(config).get("learning"), config.resolve().parent)
     if learning is None:
-        raise ConfigError(f"{config} has no `learning:` section; nothing is recorded", "learning_off")
+        raise ConfigError(f"{config} has no `learning:` section; nothing is recorded", ErrorCode.LEARNING_OFF)
     return learning
 
 
@@ -47,7 +47,8 @@ def parse_before(raw: str) -> float:
     try:
         return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
     except ValueError as exc:
-        raise ConfigError(f"--before {raw!r} is not an ISO date or time (e.g. 2026-11-01)", "invalid_date") from exc
+        raise ConfigError(f"--before {raw!r} is not an ISO date or time (e.g. 2026-11-01)",
+                ErrorCode.INVALID_DATE) from exc
 
 
 def run_learn(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
@@ -58,7 +59,7 @@ def run_learn(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     settings = learn_settings(args.config, args.store)
     if not Path(settings.store).exists():
         raise ConfigError(f"no interaction store at {settings.store} (has `edge-nlu serve` run with learning on?)",
-                          "no_store")
+                          ErrorCode.NO_STORE)
     with InteractionStore(Path(settings.store), retention_days=settings.retention_days) as store:
         if args.list:
             rewrites = [r.to_dict() for r in store.rewrites()]

@@ -16,7 +16,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from edge_nlu.cli import evaluate, learn, parse, serve
-from edge_nlu.errors import EdgeNLUError
+from edge_nlu.errors import EdgeNLUError, ErrorCode
 from edge_nlu.model.threads import limit_blas_threads
 
 PLUGIN_GROUP = "edge_nlu.commands"
@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _missing_tool(args: argparse.Namespace) -> int:
-    print(f"edge-nlu: error [missing_tool]: `edge-nlu {args.cmd}` comes with the edge-nlu-tools package: "
+    print(f"edge-nlu: error [{ErrorCode.MISSING_TOOL}]: `edge-nlu {args.cmd}` comes with the edge-nlu-tools package: "
           "pip install ./tools (from a checkout of edge-nlu)", file=sys.stderr)
     return 2
 
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as exc:
-        print(f"edge-nlu: error [io_error]: {exc}", file=sys.stderr)
+        print(f"edge-nlu: error [{ErrorCode.IO_ERROR}]: {exc}", file=sys.stderr)
         return 2
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from edge_nlu.domain.result import ErrorInfo, Result
-from edge_nlu.errors import InvalidInputError
+from edge_nlu.errors import ErrorCode, InvalidInputError
 from edge_nlu.pipeline import EdgeNLU
 from edge_nlu.sanitize import clean_text, dumps
 from edge_nlu.settings import RuntimeSettings, default_model_dir
@@ -66,22 +66,22 @@ def _context_arg(raw: str | None) -> dict[str, Any] | None:
                 data = f.read(MAX_LINE_BYTES + 1)
         except OSError as exc:
             raise InvalidInputError(f"cannot read context file {clean_text(str(path))}: {exc.strerror or exc}",
-                                    "invalid_context") from None
+                                    ErrorCode.INVALID_CONTEXT) from None
         if len(data) > MAX_LINE_BYTES:
             raise InvalidInputError(f"context file {clean_text(str(path))} is over {MAX_LINE_BYTES} bytes",
-                                    "invalid_context")
+                                    ErrorCode.INVALID_CONTEXT)
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidInputError(f"context file {clean_text(str(path))} is not UTF-8 text",
-                                    "invalid_context") from None
+                                    ErrorCode.INVALID_CONTEXT) from None
     try:
         value = json.loads(text)
     except (ValueError, RecursionError) as exc:
         reason = "it is nested too deeply" if isinstance(exc, RecursionError) else clean_text(str(exc))[:200]
-        raise InvalidInputError(f"--context is not valid JSON: {reason}", "invalid_context") from None
+        raise InvalidInputError(f"--context is not valid JSON: {reason}", ErrorCode.INVALID_CONTEXT) from None
     if not isinstance(value, dict):
-        raise InvalidInputError("--context must be a JSON object", "invalid_context")
+        raise InvalidInputError("--context must be a JSON object", ErrorCode.INVALID_CONTEXT)
     return value
 
 
@@ -120,7 +120,7 @@ def run_batch(nlu: EdgeNLU, path: str, out: TextIO) -> int:
 
 
 def _bad(rid: Any, message: str) -> dict[str, Any]:
-    return Result(id=rid, text="", error=ErrorInfo("invalid_input", message)).to_dict()
+    return Result(id=rid, text="", error=ErrorInfo(ErrorCode.INVALID_INPUT, message)).to_dict()
 
 
 def _utf8_stdout() -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from edge_nlu.errors import InvalidInputError
+from edge_nlu.errors import ErrorCode, InvalidInputError
 
 
 def _opt_str(d: dict[str, Any], key: str) -> str | None:
@@ -14,7 +14,7 @@ def _opt_str(d: dict[str, Any], key: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InvalidInputError(f"context.{key} must be a string, got {value!r}", "invalid_context")
+        raise InvalidInputError(f"context.{key} must be a string, got {value!r}", ErrorCode.INVALID_CONTEXT)
     return value or None
 
 
@@ -30,10 +30,10 @@ class Satellite:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Satellite:
         if not isinstance(d, dict):
-            raise InvalidInputError("context.satellite must be an object", "invalid_context")
+            raise InvalidInputError("context.satellite must be an object", ErrorCode.INVALID_CONTEXT)
         screen = d.get("has_screen")
         if screen is not None and not isinstance(screen, bool):
-            raise InvalidInputError("context.satellite.has_screen must be true or false", "invalid_context")
+            raise InvalidInputError("context.satellite.has_screen must be true or false", ErrorCode.INVALID_CONTEXT)
         sid = d.get("id")
         return cls(id=str(sid) if sid is not None else None, has_screen=screen)
 
@@ -57,19 +57,19 @@ class HistoryTurn:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> HistoryTurn:
         if not isinstance(d, dict):
-            raise InvalidInputError("context.history items must be objects", "invalid_context")
+            raise InvalidInputError("context.history items must be objects", ErrorCode.INVALID_CONTEXT)
         text = d.get("text") or ""
         if not isinstance(text, str):
-            raise InvalidInputError("context.history[].text must be a string", "invalid_context")
+            raise InvalidInputError("context.history[].text must be a string", ErrorCode.INVALID_CONTEXT)
         action = d.get("action") or {}
         if not isinstance(action, dict):
-            raise InvalidInputError("context.history[].action must be an object", "invalid_context")
+            raise InvalidInputError("context.history[].action must be an object", ErrorCode.INVALID_CONTEXT)
         targets = action.get("targets") or []
         slots = action.get("slots") or {}
         if not isinstance(targets, list) or not isinstance(slots, dict):
             raise InvalidInputError(
                 "context.history[].action needs a list of targets and an object of slots",
-                "invalid_context",
+                ErrorCode.INVALID_CONTEXT,
             )
         intent = action.get("intent")
         return cls(
@@ -116,25 +116,25 @@ class RequestContext:
         if d is None:
             return cls()
         if not isinstance(d, dict):
-            raise InvalidInputError("context must be a JSON object", "invalid_context")
+            raise InvalidInputError("context must be a JSON object", ErrorCode.INVALID_CONTEXT)
         sat = d.get("satellite")
         when = d.get("time")
         parsed_time: datetime | None = None
         if when is not None:
             if not isinstance(when, str):
-                raise InvalidInputError("context.time must be an ISO time string", "invalid_context")
+                raise InvalidInputError("context.time must be an ISO time string", ErrorCode.INVALID_CONTEXT)
             try:
                 parsed_time = datetime.fromisoformat(when.replace("Z", "+00:00"))
             except ValueError as exc:
-                raise InvalidInputError(f"context.time {when!r} is not ISO 8601", "invalid_context") from exc
+                raise InvalidInputError(f"context.time {when!r} is not ISO 8601", ErrorCode.INVALID_CONTEXT) from exc
         history = d.get("history")
         history = [] if history is None else history
         if not isinstance(history, list):
-            raise InvalidInputError("context.history must be a list", "invalid_context")
+            raise InvalidInputError("context.history must be a list", ErrorCode.INVALID_CONTEXT)
         overrides = d.get("state_overrides")
         overrides = {} if overrides is None else overrides
         if not isinstance(overrides, dict):
-            raise InvalidInputError("context.state_overrides must be an object", "invalid_context")
+            raise InvalidInputError("context.state_overrides must be an object", ErrorCode.INVALID_CONTEXT)
         return cls(
             area=_opt_str(d, "area"),
             satellite=Satellite.from_dict(sat) if sat is not None else None,

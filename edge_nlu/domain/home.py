@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from edge_nlu.errors import EdgeNLUError, HomeError, InvalidInputError
+from edge_nlu.errors import EdgeNLUError, ErrorCode, HomeError, InvalidInputError
 from edge_nlu.sanitize import clean
 
 MAX_HOME_BYTES = 64 << 20
@@ -287,7 +287,7 @@ class Home:
         for eid, change in overrides.items():
             if eid not in index:
                 raise InvalidInputError(
-                    f"state_overrides names {eid!r}, which is not in the home", code="unknown_entity"
+                    f"state_overrides names {eid!r}, which is not in the home", code=ErrorCode.UNKNOWN_ENTITY
                 )
             if not isinstance(change, dict):
                 raise InvalidInputError(f"state_overrides[{eid!r}] must be an object")

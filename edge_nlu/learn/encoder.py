@@ -25,7 +25,7 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
-from edge_nlu.errors import ModelError
+from edge_nlu.errors import ErrorCode, ModelError
 from edge_nlu.model.runner import verify
 
 MAX_LEN = 64
@@ -52,7 +52,7 @@ def verify_dir(model_dir: Path, required: tuple[str, ...] = REQUIRED) -> dict[st
     manifest = verify(model_dir, required)
     for name in required:
         if name != "manifest.json" and name not in manifest["files"]:
-            raise ModelError(f"{model_dir}/manifest.json does not list {name}", "model_corrupt")
+            raise ModelError(f"{model_dir}/manifest.json does not list {name}", ErrorCode.MODEL_CORRUPT)
     return manifest
 
 
@@ -70,7 +70,7 @@ def load_session(path: Path, threads: int) -> ort.InferenceSession:
     try:
         return ort.InferenceSession(str(path), session_options(threads), providers=["CPUExecutionProvider"])
     except Exception as exc:
-        raise ModelError(f"onnxruntime cannot load {path}: {exc}", "model_corrupt") from exc
+        raise ModelError(f"onnxruntime cannot load {path}: {exc}", ErrorCode.MODEL_CORRUPT) from exc
 
 
 class OnnxSentenceEncoder:
@@ -84,14 +84,15 @@ class OnnxSentenceEncoder:
         try:
             self.tok = Tokenizer.from_file(str(tokenizer_path))
         except Exception as exc:
-            raise ModelError(f"cannot load the tokenizer {tokenizer_path}: {exc}", "model_corrupt") from exc
+            raise ModelError(f"cannot load the tokenizer {tokenizer_path}: {exc}", ErrorCode.MODEL_CORRUPT) from exc
         self.tok.no_padding()
         self.tok.enable_truncation(MAX_LEN)
         self.session = load_session(onnx_path, threads)
         self._inputs = {i.name for i in self.session.get_inputs()}
         missing = {"input_ids", "attention_mask"} - self._inputs
         if missing or [o.name for o in self.session.get_outputs()] != ["embedding"]:
-            raise ModelError(f"{onnx_path} is not a sentence encoder (inputs {sorted(self._inputs)})", "model_corrupt")
+            raise ModelError(f"{onnx_path} is not a sentence encoder (inputs {sorted(self._inputs)})",
+                    ErrorCode.MODEL_CORRUPT)
         shape = self.session.get_outputs()[0].shape
         self.dim = int(shape[1]) if len(shape) == 2 and isinstance(shape[1], int) else self._probe_dim()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -156,12 +157,12 @@ def load_global_index(model_dir: Path, verify: bool = True) -> tuple[list[str], 
         texts = json.loads((model_dir / "global_texts.json").read_text(encoding="utf-8"))
         vecs = np.load(model_dir / "global_index.npy", allow_pickle=False)
     except FileNotFoundError as exc:
-        raise ModelError(f"{model_dir} lacks its global index: {exc}", "model_incomplete") from exc
+        raise ModelError(f"{model_dir} lacks its global index: {exc}", ErrorCode.MODEL_INCOMPLETE) from exc
     except ValueError as exc:
-        raise ModelError(f"the global index of {model_dir} does not load: {exc}", "model_corrupt") from exc
+        raise ModelError(f"the global index of {model_dir} does not load: {exc}", ErrorCode.MODEL_CORRUPT) from exc
     if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
-        raise ModelError(f"{model_dir}/global_texts.json is not a list of texts", "model_corrupt")
+        raise ModelError(f"{model_dir}/global_texts.json is not a list of texts", ErrorCode.MODEL_CORRUPT)
     if vecs.ndim != 2 or vecs.shape[0] != len(texts):
         raise ModelError(f"{model_dir}: global_index.npy has shape {vecs.shape} for {len(texts)} texts",
-                         "model_corrupt")
+                         ErrorCode.MODEL_CORRUPT)
     return list(texts), np.ascontiguousarray(vecs, dtype=np.float32)

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from edge_nlu.errors import ErrorCode
 from edge_nlu.learn.types import LearnedRewrite, StoredTurn, normalize
 
 FAILURE = "<failure>"
@@ -84,7 +85,7 @@ class MinerSettings:
         unknown = set(d) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown miner settings: {sorted(unknown)}")
-        ints = ("min_support", "max_component")
+        ints = ("min_support", ErrorCode.MAX_COMPONENT)
         kwargs: dict[str, Any] = {k: int(v) if k in ints else float(v) for k, v in d.items()}
         return cls(**kwargs)
 

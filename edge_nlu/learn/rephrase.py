@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 from rapidfuzz import fuzz
 
-from edge_nlu.errors import ModelError
+from edge_nlu.errors import ErrorCode, ModelError
 from edge_nlu.learn.encoder import REQUIRED, load_session, verify_dir
 from edge_nlu.learn.types import normalize
 
@@ -122,12 +122,12 @@ class RephraseDetector:
         trained = (self.manifest.get("rephrase") or {}).get("features")
         if trained is not None and list(trained) != list(FEATURES):
             raise ModelError(f"{model_dir}/rephrase.onnx was trained on other features than this runtime computes",
-                             "model_corrupt")
+                             ErrorCode.MODEL_CORRUPT)
         self.session = load_session(model_dir / "rephrase.onnx", threads)
         inputs = self.session.get_inputs()
         width = inputs[0].shape[1] if len(inputs) == 1 and len(inputs[0].shape) == 2 else None
         if inputs[0].name != "features" or (isinstance(width, int) and width != N_FEATURES):
-            raise ModelError(f"{model_dir}/rephrase.onnx does not take {N_FEATURES} features", "model_corrupt")
+            raise ModelError(f"{model_dir}/rephrase.onnx does not take {N_FEATURES} features", ErrorCode.MODEL_CORRUPT)
 
     def features(self, prev: str, nxt: str, gap_s: float) -> np.ndarray:
         e_prev = self.encoder.encode([prev])[0]  # one text at a time: the encoder caches the previous turn

@@ -32,7 +32,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
 
-from edge_nlu.errors import ConfigError, EdgeNLUError
+from edge_nlu.errors import ConfigError, EdgeNLUError, ErrorCode
 from edge_nlu.learn.types import (
     DEFECT_SIGNALS,
     REWRITE_SOURCES,
@@ -61,8 +61,9 @@ CHECK_S = 1.0
 write checks (a stat, microseconds), so no turn goes to a deleted file unnoticed."""
 _FAULTS = frozenset({"store_corrupt", "store_full", "store_io", "store_readonly", "store_cantopen"})
 """Codes of store faults a resilient store survives (busy, version and bad-input errors are not faults)."""
-_SQLITE_CODES = {11: "store_corrupt", 26: "store_corrupt", 13: "store_full", 10: "store_io", 8: "store_readonly",
-                 14: "store_cantopen", 5: "store_busy", 6: "store_busy"}
+_SQLITE_CODES = {11: ErrorCode.STORE_CORRUPT, 26: ErrorCode.STORE_CORRUPT, 13: ErrorCode.STORE_FULL,
+                 10: ErrorCode.STORE_IO, 8: ErrorCode.STORE_READONLY, 14: ErrorCode.STORE_CANTOPEN,
+                 5: ErrorCode.STORE_BUSY, 6: ErrorCode.STORE_BUSY}
 _DEFECTS = json.dumps(sorted(DEFECT_SIGNALS))
 """Bound as :defects and read with json_each, so queries stay constant strings in sync with types.py."""
 _KINDS_SQL = ", ".join("'" + k.replace("'", "''") + "'" for k in SIGNALS)
@@ -140,13 +141,13 @@ _UPSERT_REWRITE = (
 class StoreError(EdgeNLUError):
     """The interaction store cannot be opened or refused an operation (see `code`)."""
 
-    code = "store_error"
+    code = ErrorCode.STORE_ERROR
 
 
 class StoreUnavailable(StoreError):
     """A resilient store is degraded (or just hit a fault): the operation was not done; the service carries on."""
 
-    code = "store_unavailable"
+    code = ErrorCode.STORE_UNAVAILABLE
 
 
 _P = ParamSpec("_P")
@@ -186,10 +187,10 @@ def _sqlite_errors(path: str) -> Iterator[None]:
         yield
     except sqlite3.Error as e:
         msg = str(e)
-        code = _SQLITE_CODES.get(getattr(e, "sqlite_errorcode", -1) & 0xFF, "store_error")
-        if code == "store_corrupt" or "not a database" in msg or "malformed" in msg:
+        code = _SQLITE_CODES.get(getattr(e, "sqlite_errorcode", -1) & 0xFF, ErrorCode.STORE_ERROR)
+        if code == ErrorCode.STORE_CORRUPT or "not a database" in msg or "malformed" in msg:
             raise StoreError(f"{path} is not a usable edge-nlu interaction store (SQLite: {msg})",
-                             "store_corrupt") from e
+                             ErrorCode.STORE_CORRUPT) from e
         raise StoreError(f"interaction store {path}: {msg}", code) from e
 
 
@@ -256,7 +257,7 @@ class InteractionStore:
             if not self.resilient or e.code not in _FAULTS:
                 raise
             fault = e
-        if fault.code == "store_corrupt" and self._move_aside(fault):
+        if fault.code == ErrorCode.STORE_CORRUPT and self._move_aside(fault):
             try:
                 self._open_file("rw")
                 return
@@ -281,13 +282,13 @@ class InteractionStore:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as e:
                 raise StoreError(f"cannot create the folder of interaction store {self.path}: {e}",
-                                 "store_cantopen") from e
+                                 ErrorCode.STORE_CANTOPEN) from e
         else:
             target, uri = Path(self.path).resolve().as_uri() + ("?mode=ro" if mode == "ro" else "?immutable=1"), True
         try:
             db = sqlite3.connect(target, timeout=5.0, isolation_level=None, check_same_thread=False, uri=uri)
         except sqlite3.Error as e:
-            raise StoreError(f"cannot open interaction store {self.path}: {e}", "store_cantopen") from e
+            raise StoreError(f"cannot open interaction store {self.path}: {e}", ErrorCode.STORE_CANTOPEN) from e
         db.row_factory = sqlite3.Row
         try:
             self._open(db, "memory" if target == ":memory:" else mode)
@@ -313,21 +314,21 @@ class InteractionStore:
                 problems = [str(r[0]) for r in db.execute("PRAGMA quick_check(3)")]
                 if problems != ["ok"]:
                     raise StoreError(f"{self.path} is not a usable edge-nlu interaction store (integrity check: "
-                                     f"{'; '.join(problems)[:300]})", "store_corrupt")
+                                     f"{'; '.join(problems)[:300]})", ErrorCode.STORE_CORRUPT)
             db.execute("BEGIN IMMEDIATE" if mode in ("rw", "memory") else "BEGIN")
             try:
                 has_meta = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
                 row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() if has_meta else None
                 if row is not None and int(row[0]) > SCHEMA_VERSION:
                     raise StoreError(f"{self.path} has schema version {row[0]}, newer than this edge-nlu supports "
-                                     f"({SCHEMA_VERSION}); upgrade edge-nlu", "store_version")
+                                     f"({SCHEMA_VERSION}); upgrade edge-nlu", ErrorCode.STORE_VERSION)
                 if mode in ("rw", "memory"):
                     for stmt in _SCHEMA:
                         db.execute(stmt)
                     db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
                                (SCHEMA_VERSION,))
                 elif row is None:
-                    raise StoreError(f"{self.path} is read-only and has no edge-nlu schema", "store_readonly")
+                    raise StoreError(f"{self.path} is read-only and has no edge-nlu schema", ErrorCode.STORE_READONLY)
                 db.execute("COMMIT")
             finally:
                 if db.in_transaction:
@@ -401,7 +402,7 @@ class InteractionStore:
             return
         if now >= self._retry_at:
             self._retry_at = now + self.retry_s
-            if self._mode != "rw" or self._fault.code not in ("store_full", "store_io"):
+            if self._mode != "rw" or self._fault.code not in (ErrorCode.STORE_FULL, ErrorCode.STORE_IO):
                 self._reconnect()
             if self._mode == "rw":
                 return  # try this write; success ends the degraded state
@@ -454,7 +455,7 @@ class InteractionStore:
             if self._health["busy"] == 1:
                 log.warning("%s; dropped that write (further ones are counted in health()['busy'])", e.message)
             return
-        if e.code == "store_corrupt" and self._mode == "rw":
+        if e.code == ErrorCode.STORE_CORRUPT and self._mode == "rw":
             try:
                 self._db.close()
             except sqlite3.Error:
@@ -496,13 +497,15 @@ class InteractionStore:
     def add_signal(self, turn_id: int, kind: str, ts: float, detail: str | None = None) -> None:
         """Attach feedback (see SIGNALS) to a recorded turn (a resilient store ignores turn 0, a dropped turn)."""
         if kind not in SIGNALS:
-            raise StoreError(f"unknown signal kind {kind!r} (expected one of {', '.join(SIGNALS)})", "invalid_signal")
+            raise StoreError(f"unknown signal kind {kind!r} (expected one of {', '.join(SIGNALS)})",
+                    ErrorCode.INVALID_SIGNAL)
         if turn_id == 0 and self.resilient:
             return
         detail = _cap(detail, TEXT_CAP)
         with self._tx(write=True) as db:
             if db.execute("SELECT 1 FROM turns WHERE id = ?", (turn_id,)).fetchone() is None:
-                raise StoreError(f"no turn with id {turn_id} (never recorded, pruned or forgotten)", "unknown_turn")
+                raise StoreError(f"no turn with id {turn_id} (never recorded, pruned or forgotten)",
+                        ErrorCode.UNKNOWN_TURN)
             db.execute("INSERT INTO signals(turn_id, ts, kind, detail) VALUES (?, ?, ?, ?)",
                        (turn_id, ts, kind, detail))
 
@@ -602,13 +605,14 @@ class InteractionStore:
     @staticmethod
     def _rewrite_row(r: LearnedRewrite, now: float) -> tuple[Any, ...]:
         if r.source not in REWRITE_SOURCES:
-            raise StoreError(f"unknown rewrite source {r.source!r}", "invalid_rewrite")
+            raise StoreError(f"unknown rewrite source {r.source!r}", ErrorCode.INVALID_REWRITE)
         return (r.src, r.dst, r.source, r.user, r.score, r.support, json.dumps(r.meta, sort_keys=True), now)
 
     def replace_rewrites(self, source: str, rewrites: list[LearnedRewrite]) -> None:
         """Atomically swap every rewrite of one source (e.g. all `precomputed` after a mining run)."""
         if any(r.source != source for r in rewrites):
-            raise StoreError(f"replace_rewrites({source!r}) given a rewrite of another source", "invalid_rewrite")
+            raise StoreError(f"replace_rewrites({source!r}) given a rewrite of another source",
+                    ErrorCode.INVALID_REWRITE)
         now = time.time()
         rows = [self._rewrite_row(r, now) for r in rewrites]
         with self._tx(write=True) as db:

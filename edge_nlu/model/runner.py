@@ -13,7 +13,7 @@ import onnxruntime as ort
 from tokenizers import Encoding, Tokenizer
 
 from edge_nlu.domain.result import NLU, Slot
-from edge_nlu.errors import ModelError
+from edge_nlu.errors import ErrorCode, ModelError
 from edge_nlu.model.bio import BioDecoder
 
 REQUIRED = ("model.onnx", "tokenizer.json", "labels.json", "manifest.json")
@@ -32,24 +32,24 @@ def sha256(path: Path) -> str:
 def verify(model_dir: Path, required: tuple[str, ...] = REQUIRED) -> dict[str, Any]:
     """Refuse a model directory with a missing file or a file that differs from its manifest."""
     if not model_dir.is_dir():
-        raise ModelError(f"model directory {model_dir} does not exist", "model_not_found")
+        raise ModelError(f"model directory {model_dir} does not exist", ErrorCode.MODEL_NOT_FOUND)
     for name in required:
         if not (model_dir / name).is_file():
-            raise ModelError(f"model directory {model_dir} lacks {name}", "model_incomplete")
+            raise ModelError(f"model directory {model_dir} lacks {name}", ErrorCode.MODEL_INCOMPLETE)
     try:
         manifest: dict[str, Any] = json.loads((model_dir / "manifest.json").read_text())
     except ValueError as exc:
-        raise ModelError(f"{model_dir}/manifest.json does not parse: {exc}", "model_corrupt") from exc
+        raise ModelError(f"{model_dir}/manifest.json does not parse: {exc}", ErrorCode.MODEL_CORRUPT) from exc
     files = manifest.get("files") if isinstance(manifest, dict) else None
     if not isinstance(files, dict) or not files:
-        raise ModelError(f"{model_dir}/manifest.json lists no files", "model_corrupt")
+        raise ModelError(f"{model_dir}/manifest.json lists no files", ErrorCode.MODEL_CORRUPT)
     for name, meta in files.items():
         path = model_dir / name
         if not path.is_file():
-            raise ModelError(f"model file {name} named in the manifest is missing", "model_incomplete")
+            raise ModelError(f"model file {name} named in the manifest is missing", ErrorCode.MODEL_INCOMPLETE)
         want = meta.get("sha256") if isinstance(meta, dict) else meta
         if sha256(path) != want:
-            raise ModelError(f"model file {name} does not match the sha256 in its manifest", "model_corrupt")
+            raise ModelError(f"model file {name} does not match the sha256 in its manifest", ErrorCode.MODEL_CORRUPT)
     return manifest
 
 
@@ -77,7 +77,8 @@ class NLUModel:
             self.labels = Labels.from_dict(json.loads((model_dir / "labels.json").read_text()))
             self.tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         except (ValueError, KeyError, TypeError, Exception) as exc:
-            raise ModelError(f"cannot load labels or tokenizer from {model_dir}: {exc}", "model_corrupt") from exc
+            raise ModelError(f"cannot load labels or tokenizer from {model_dir}: {exc}",
+                    ErrorCode.MODEL_CORRUPT) from exc
         self.bio = BioDecoder(self.labels.tags)
         self.tok.no_padding()
         # truncation is done per call in `encode`: the tokenizer's own raises when the text alone is
@@ -93,7 +94,7 @@ class NLUModel:
                 str(model_dir / "model.onnx"), opts, providers=["CPUExecutionProvider"]
             )
         except Exception as exc:
-            raise ModelError(f"onnxruntime cannot load {model_dir}/model.onnx: {exc}", "model_corrupt") from exc
+            raise ModelError(f"onnxruntime cannot load {model_dir}/model.onnx: {exc}", ErrorCode.MODEL_CORRUPT) from exc
         self._inputs = {i.name for i in self.session.get_inputs()}
 
     def predict(self, text: str, context: str = "") -> NLU:

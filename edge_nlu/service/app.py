@@ -27,7 +27,7 @@ from typing import Any
 
 from edge_nlu.domain.home import Home
 from edge_nlu.domain.live_home import EntityUpdate, LiveHome
-from edge_nlu.errors import ConfigError, EdgeNLUError
+from edge_nlu.errors import ConfigError, EdgeNLUError, ErrorCode
 from edge_nlu.pipeline import EdgeNLU
 from edge_nlu.service.adapters.base import Adapter, AdapterError, CapReached
 from edge_nlu.service.config import ServeSettings
@@ -475,10 +475,10 @@ def build_adapters(settings: ServeSettings) -> list[Adapter]:
         registry: Any = importlib.import_module("edge_nlu.service.adapters.registry")
     except ImportError as exc:
         raise ConfigError(f"adapters {', '.join(settings.adapters)} are configured but the adapter registry "
-                          f"cannot be imported: {exc}", "adapters_unavailable") from exc
+                          f"cannot be imported: {exc}", ErrorCode.ADAPTERS_UNAVAILABLE) from exc
     try:
         return list(registry.build_adapters(list(settings.adapters), settings.adapter_options))
     except EdgeNLUError:
         raise
     except (KeyError, ValueError, TypeError) as exc:
-        raise ConfigError(f"adapters: {exc}", "bad_adapter_config") from exc
+        raise ConfigError(f"adapters: {exc}", ErrorCode.BAD_ADAPTER_CONFIG) from exc

@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 
-from edge_nlu.errors import ConfigError
+from edge_nlu.errors import ConfigError, ErrorCode
 from edge_nlu.learn.settings import LearnSettings
 from edge_nlu.settings import default_model_dir
 
@@ -272,7 +272,7 @@ def load_serve_settings(broker_uri: str | None, config: Path | None = None,
         data = read_config_file(config)
         base = config.resolve().parent
     if broker_uri is None and not isinstance(_section(data, "broker").get("uri"), str):
-        raise ConfigError("no broker: give --broker mqtt://HOST:PORT or broker.uri in the config", "no_broker")
+        raise ConfigError("no broker: give --broker mqtt://HOST:PORT or broker.uri in the config", ErrorCode.NO_BROKER)
     return ServeSettings.from_dict(data, base_dir=base, broker_uri=broker_uri, env_password=env.get(PASSWORD_ENV))
 
 
@@ -281,7 +281,7 @@ def read_config_file(path: Path) -> Mapping[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config {path}: {exc}", "config_unreadable") from exc
+        raise ConfigError(f"cannot read config {path}: {exc}", ErrorCode.CONFIG_UNREADABLE) from exc
     ext = path.suffix.lower()
     if ext == ".toml":
         data = _toml(text, path)
@@ -337,15 +337,16 @@ def parse_broker_uri(uri: str) -> tuple[str, str, int, str | None, str | None, s
         port = parts.port
     except ValueError as exc:
         raise ConfigError(f"broker URI {shown!r} is not valid: {str(exc).replace(uri, shown)}",
-                          "bad_broker_uri") from None
+                          ErrorCode.BAD_BROKER_URI) from None
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
-        raise ConfigError(f"broker URI {shown!r}: scheme must be one of {', '.join(sorted(SCHEMES))}", "bad_broker_uri")
+        raise ConfigError(f"broker URI {shown!r}: scheme must be one of {', '.join(sorted(SCHEMES))}",
+                ErrorCode.BAD_BROKER_URI)
     if not parts.hostname:
-        raise ConfigError(f"broker URI {shown!r} names no host", "bad_broker_uri")
+        raise ConfigError(f"broker URI {shown!r} names no host", ErrorCode.BAD_BROKER_URI)
     if parts.query or parts.fragment or (parts.path not in ("", "/") and SCHEMES[scheme][2] == "tcp"):
         raise ConfigError(f"broker URI {shown!r}: only scheme, credentials, host and port are allowed",
-                          "bad_broker_uri")
+                          ErrorCode.BAD_BROKER_URI)
     user = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password is not None else None
     ws_path = parts.path if SCHEMES[scheme][2] == "websockets" and parts.path else "/mqtt"
@@ -359,16 +360,18 @@ def read_password_file(path: Path) -> str:
         mode = path.stat().st_mode
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise ConfigError(f"broker.password_file {path} is accessible by group or others (mode "
-                              f"{stat.S_IMODE(mode):o}); run: chmod 600 {path}", "password_file_permissions")
+                              f"{stat.S_IMODE(mode):o}); run: chmod 600 {path}", ErrorCode.PASSWORD_FILE_PERMISSIONS)
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"broker.password_file {path}: {exc.strerror or exc}", "password_file_unreadable") from None
+        raise ConfigError(f"broker.password_file {path}: {exc.strerror or exc}",
+                ErrorCode.PASSWORD_FILE_UNREADABLE) from None
     except UnicodeDecodeError:
-        raise ConfigError(f"broker.password_file {path} is not UTF-8 text", "password_file_unreadable") from None
+        raise ConfigError(f"broker.password_file {path} is not UTF-8 text",
+                ErrorCode.PASSWORD_FILE_UNREADABLE) from None
     lines = text.splitlines()
     password = lines[0].strip() if lines else ""
     if not password:
-        raise ConfigError(f"broker.password_file {path} is empty", "password_file_unreadable")
+        raise ConfigError(f"broker.password_file {path} is empty", ErrorCode.PASSWORD_FILE_UNREADABLE)
     return password
 
 
@@ -421,7 +424,7 @@ def _broker(d: Mapping[str, Any], base: Path, broker_uri: str | None,
     if not tls.enabled and (tls.ca_file or tls.cert_file or insecure):
         raise ConfigError(f"broker.tls is set but broker.uri {redact_uri(uri)!r} is {scheme}:// (no TLS); "
                           f"use {'mqtts' if scheme == 'mqtt' else 'wss'}:// or remove broker.tls",
-                          "tls_without_tls_uri")
+                          ErrorCode.TLS_WITHOUT_TLS_URI)
     rec = _section(d, "reconnect", "broker.reconnect")
     _keys(rec, "broker.reconnect", {"min_s", "max_s", "recent_max_s", "recent_s"})
     dflt = BrokerSettings()

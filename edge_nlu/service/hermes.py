@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from edge_nlu.domain.home import norm
-from edge_nlu.errors import InvalidInputError
+from edge_nlu.errors import ErrorCode, InvalidInputError
 from edge_nlu.sanitize import MQTT_UNSAFE, clean_text
 from edge_nlu.service.config import SiteSettings
 
@@ -32,7 +32,7 @@ class QueryError(InvalidInputError):
     Carries what could still be read (`site_id`, `id`, `session_id`, `input`) so that the
     satellite that asked gets an `intentNotRecognized` instead of silence."""
 
-    code = "invalid_query"
+    code = ErrorCode.INVALID_QUERY
 
     def __init__(self, message: str, partial: dict[str, Any] | None = None) -> None:
         super().__init__(message)

@@ -32,7 +32,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from edge_nlu.errors import EdgeNLUError
+from edge_nlu.errors import EdgeNLUError, ErrorCode
 from edge_nlu.service.config import BrokerSettings
 
 log = logging.getLogger("edge_nlu.service.app")
@@ -64,7 +64,7 @@ OnMessage = Callable[[str | None, bytes, bool], None]
 class BrokerError(EdgeNLUError):
     """The broker refused us in a way that retrying cannot fix."""
 
-    code = "broker_refused"
+    code = ErrorCode.BROKER_REFUSED
 
 
 def failure_reason(exc: BaseException, broker: BrokerSettings) -> str:
@@ -151,7 +151,7 @@ class MqttLink:
             if t.cert_file and t.key_file:
                 ctx.load_cert_chain(str(t.cert_file), str(t.key_file))
         except (OSError, ssl.SSLError) as exc:
-            raise BrokerError(f"TLS files cannot be used: {exc}", "bad_tls_files") from exc
+            raise BrokerError(f"TLS files cannot be used: {exc}", ErrorCode.BAD_TLS_FILES) from exc
         if t.insecure:
             ctx.check_hostname = False  # the chain is still verified against the CA
         return ctx
@@ -298,7 +298,7 @@ class MqttLink:
             if reason.is_failure:
                 if reason.value in AUTH_FAILURES:
                     self.fatal = BrokerError(f"broker {self.broker.uri} refused the login: {reason} "
-                                             f"(CONNACK {reason.value})", "broker_auth")
+                                             f"(CONNACK {reason.value})", ErrorCode.BROKER_AUTH)
                     log.error("%s; not retrying", self.fatal.message)
                     self._stop.set()
                 else:

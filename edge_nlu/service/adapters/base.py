@@ -5,19 +5,19 @@ from __future__ import annotations
 from typing import Protocol
 
 from edge_nlu.domain.live_home import EntityUpdate
-from edge_nlu.errors import EdgeNLUError
+from edge_nlu.errors import EdgeNLUError, ErrorCode
 
 
 class AdapterError(EdgeNLUError):
     """A message that does not fit the adapter's convention (wrong shape, wrong types, garbage)."""
 
-    code = "bad_device_message"
+    code = ErrorCode.BAD_DEVICE_MESSAGE
 
 
 class CapReached(AdapterError):
     """A configured cap refused the message; the adapter has logged it once, the service only counts it."""
 
-    code = "adapter_cap"
+    code = ErrorCode.ADAPTER_CAP
 
 
 class Adapter(Protocol):

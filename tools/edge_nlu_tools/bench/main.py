@@ -23,7 +23,7 @@ import numpy as np
 import onnxruntime as ort
 
 from edge_nlu.domain.home import Home
-from edge_nlu.errors import EdgeNLUError
+from edge_nlu.errors import EdgeNLUError, ErrorCode
 from edge_nlu.pipeline import EdgeNLU
 from edge_nlu.settings import RuntimeSettings
 from edge_nlu_tools.bench import baseline
@@ -207,7 +207,7 @@ def _spawn(args: list[str], timeout: float) -> tuple[dict[str, Any], float]:
                           env=env, timeout=timeout, check=False)
     wall = time.perf_counter() - t0
     if proc.returncode != 0 or not proc.stdout.strip():
-        raise EdgeNLUError(f"bench child {args[0]} failed: {proc.stderr.strip()[-800:]}", "bench_failed")
+        raise EdgeNLUError(f"bench child {args[0]} failed: {proc.stderr.strip()[-800:]}", ErrorCode.BENCH_FAILED)
     answer: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return answer, wall
 
@@ -291,7 +291,7 @@ def _baseline(t: baseline.Teacher, times: dict[str, list[float]], ours: Run, seq
 def run(opts: BenchOptions) -> BenchReport:
     """Measure everything `edge-nlu bench` reports; prints progress to stderr."""
     if opts.n < 1:
-        raise EdgeNLUError("--n must be at least 1", "invalid_input")
+        raise EdgeNLUError("--n must be at least 1", ErrorCode.INVALID_INPUT)
     from edge_nlu_tools.demo.offline import demo_home_path
 
     home_path = opts.home_path or demo_home_path()
