@@ -29,17 +29,20 @@ demo: $(VENV)/.runtime
 lint: $(VENV)/.dev
 	$(PY) -m ruff check edge_nlu tools export tests benchmarks
 	$(PY) -m mypy
+	PYTHONPATH=$(CURDIR):$(CURDIR)/tools $(VENV)/bin/lint-imports --no-cache
 
 test: $(VENV)/.dev broker
 	$(PIP) install -q --no-deps --force-reinstall . ./tools >/dev/null
 	$(PY) -m ruff check edge_nlu tools export tests benchmarks
 	$(PY) -m mypy
+	PYTHONPATH=$(CURDIR):$(CURDIR)/tools $(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -q
 
 # The inner loop: lint, types and the `unit` tier (no broker, no model build, no whole-program runs).
 check: $(VENV)/.dev
 	$(PY) -m ruff check edge_nlu tools export tests benchmarks
 	$(PY) -m mypy
+	PYTHONPATH=$(CURDIR):$(CURDIR)/tools $(VENV)/bin/lint-imports --no-cache
 	PYTHONPATH=$(CURDIR):$(CURDIR)/tools $(PY) -m pytest -q -m unit
 
 # The full model build (about 30-40 min on 2 cores); its int8 output is committed.
