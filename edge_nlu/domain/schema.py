@@ -75,19 +75,3 @@ MEDIA_CLASS: dict[str, str] = {
     "play_audiobook": "audiobook",
     "play_video": "movie",
 }
-
-# Intents whose level words ("to 40 percent") set brightness / position / volume.
-LEVEL_INTENTS = {"iot_hue_lightdim", "iot_hue_lightup", "iot_cover_set", "audio_volume_up",
-                 "audio_volume_down"}
-
-# The HA intent a previous turn carried out -> the NLU intent a follow-up repeats.
-FOLLOW_UP_INTENT: dict[str, str] = {
-    "HassTurnOn": "iot_wemo_on",
-    "HassTurnOff": "iot_wemo_off",
-    "HassClimateGetTemperature": "iot_climate_query",
-    "HassClimateSetTemperature": "iot_climate_set",
-    "HassGetState": "iot_device_query",
-    "HassLightSet": "iot_hue_lightdim",
-    "HassSetPosition": "iot_cover_set",
-    "HassVacuumStart": "iot_cleaning",
-}
