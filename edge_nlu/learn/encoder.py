@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from edge_nlu.errors import ErrorCode, ModelError
 from edge_nlu.model.runner import verify
+from edge_nlu.model.session import make_session
 
 MAX_LEN = 64
 """Tokens per text, [CLS] and [SEP] included (the student has 64 positions)."""
@@ -56,23 +56,6 @@ def verify_dir(model_dir: Path, required: tuple[str, ...] = REQUIRED) -> dict[st
     return manifest
 
 
-def session_options(threads: int) -> ort.SessionOptions:
-    """One request at a time on a small CPU: sequential, all graph optimisations."""
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = max(1, threads)
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return opts
-
-
-def load_session(path: Path, threads: int) -> ort.InferenceSession:
-    try:
-        return ort.InferenceSession(str(path), session_options(threads), providers=["CPUExecutionProvider"])
-    except Exception as exc:
-        raise ModelError(f"onnxruntime cannot load {path}: {exc}", ErrorCode.MODEL_CORRUPT) from exc
-
-
 class OnnxSentenceEncoder:
     """An ONNX sentence encoder and its tokenizer, without a manifest (the build uses it on fresh files).
 
@@ -87,7 +70,7 @@ class OnnxSentenceEncoder:
             raise ModelError(f"cannot load the tokenizer {tokenizer_path}: {exc}", ErrorCode.MODEL_CORRUPT) from exc
         self.tok.no_padding()
         self.tok.enable_truncation(MAX_LEN)
-        self.session = load_session(onnx_path, threads)
+        self.session = make_session(onnx_path, max(1, threads))
         self._inputs = {i.name for i in self.session.get_inputs()}
         missing = {"input_ids", "attention_mask"} - self._inputs
         if missing or [o.name for o in self.session.get_outputs()] != ["embedding"]:

@@ -18,8 +18,9 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from edge_nlu.errors import ErrorCode, ModelError
-from edge_nlu.learn.encoder import REQUIRED, load_session, verify_dir
+from edge_nlu.learn.encoder import REQUIRED, verify_dir
 from edge_nlu.learn.types import normalize
+from edge_nlu.model.session import make_session
 
 FEATURES = (
     "cosine", "ratio", "token_set_ratio", "partial_ratio", "token_sort_ratio", "jaccard", "length_ratio",
@@ -123,7 +124,7 @@ class RephraseDetector:
         if trained is not None and list(trained) != list(FEATURES):
             raise ModelError(f"{model_dir}/rephrase.onnx was trained on other features than this runtime computes",
                              ErrorCode.MODEL_CORRUPT)
-        self.session = load_session(model_dir / "rephrase.onnx", threads)
+        self.session = make_session(model_dir / "rephrase.onnx", max(1, threads))
         inputs = self.session.get_inputs()
         width = inputs[0].shape[1] if len(inputs) == 1 and len(inputs[0].shape) == 2 else None
         if inputs[0].name != "features" or (isinstance(width, int) and width != N_FEATURES):

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 from tokenizers import Encoding, Tokenizer
 
 from edge_nlu.domain.result import NLU, Slot
 from edge_nlu.errors import ErrorCode, ModelError
 from edge_nlu.model.bio import BioDecoder
+from edge_nlu.model.session import make_session
 
 REQUIRED = ("model.onnx", "tokenizer.json", "labels.json", "manifest.json")
 MAX_LEN = 64
@@ -84,17 +84,7 @@ class NLUModel:
         # truncation is done per call in `encode`: the tokenizer's own raises when the text alone is
         # too long, and changing its settings per call would not be thread-safe
         self.tok.no_truncation()
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        try:
-            self.session = ort.InferenceSession(
-                str(model_dir / "model.onnx"), opts, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:
-            raise ModelError(f"onnxruntime cannot load {model_dir}/model.onnx: {exc}", ErrorCode.MODEL_CORRUPT) from exc
+        self.session = make_session(model_dir / "model.onnx", threads)
         self._inputs = {i.name for i in self.session.get_inputs()}
 
     def predict(self, text: str, context: str = "") -> NLU:

@@ -23,6 +23,7 @@ import onnxruntime as ort
 from tokenizers import Encoding, Tokenizer
 
 from edge_nlu.model.runner import MAX_LEN
+from edge_nlu.model.session import make_session
 
 HEADS = 12
 HIDDEN = 384
@@ -129,13 +130,8 @@ def export_teacher(cache: Path) -> None:
 
 
 def session(path: Path, threads: int = 1) -> ort.InferenceSession:
-    """A session set up exactly like `NLUModel`'s, so only the graph differs."""
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    """A session from the runtime's own factory, like `NLUModel`'s, so only the graph differs."""
+    return make_session(path, threads)
 
 
 def load_teachers(cache: Path) -> list[Teacher]:
