@@ -45,6 +45,8 @@ class EdgeNLU:
         return self.parse_result(text, context, id, home=home).to_dict()
 
     def parse_result(self, text: Any, context: Any = None, id: Any = None, *, home: Home | None = None) -> Result:
+        """`parse` as the typed `Result`: what every layer above the pipeline (learning, the service) works on;
+        only the wire turns it into a dict."""
         rid = _request_id(id)
         base = self.home if home is None else home
         shown = clean_text(text[: self.settings.max_text_chars]) if isinstance(text, str) else ""

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from edge_nlu.domain.home import Home
+from edge_nlu.domain.result import Result
 from edge_nlu.learn.engine import TEACH_INTENT, SelfLearning
 from edge_nlu.learn.guard import check_rewrite, is_sensitive
 from edge_nlu.learn.settings import LearnSettings
@@ -74,8 +75,8 @@ def _attack_chain(engine: SelfLearning, t: float, site: str = "hall-puck", user:
 
 
 def test_the_guard_on_parses(nlu: EdgeNLU) -> None:
-    def p(text: str) -> dict[str, Any]:
-        return nlu.parse(text, KITCHEN)
+    def p(text: str) -> Result:
+        return nlu.parse_result(text, KITCHEN)
 
     home = nlu.home
     assert is_sensitive("lock.front_door") and is_sensitive("cover.garage_door", home)
@@ -91,7 +92,7 @@ def test_the_guard_on_parses(nlu: EdgeNLU) -> None:
     assert check_rewrite(p("what time is it"), p("lock the front door"), home) is None
     # ...and a request that worked is never turned into locking something
     lights_on = p("turn on the kitchen lights")
-    assert lights_on["action"]["targets"] == ["light.kitchen_ceiling"]
+    assert lights_on.action is not None and lights_on.action.targets == ("light.kitchen_ceiling",)
     assert check_rewrite(lights_on, p("lock the front door"), home, 0.0) == "sensitive"
     assert check_rewrite(p("lock the front door"), p("what time is it"), home) == "sensitive"
     assert check_rewrite(p("what time is it"), p("open the garage door"), home) == "sensitive"
@@ -304,8 +305,8 @@ def test_a_misheard_direction_may_be_fixed_a_said_one_not(nlu: EdgeNLU) -> None:
     """The opposite rule protects what the words say; "turn of" (misheard "off") read as on may be fixed."""
     from edge_nlu.learn.guard import said_direction
 
-    on = nlu.parse("turn on the kitchen lights", KITCHEN)
-    off = nlu.parse("turn off the kitchen lights", KITCHEN)
+    on = nlu.parse_result("turn on the kitchen lights", KITCHEN)
+    off = nlu.parse_result("turn off the kitchen lights", KITCHEN)
     assert check_rewrite(on, off, nlu.home, 0.7, "turn on the kitchen lights") == "opposite"
     assert check_rewrite(on, off, nlu.home, 0.7, "turn of the kitchen lights") is None
     assert said_direction("unlock the front door", ("power", -1)) and not said_direction("the front door", ("power", 1))

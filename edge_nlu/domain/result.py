@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+CONFIDENCE_DIGITS = 4
+"""Decimals of the model confidence a result carries (the contract reports no more)."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ class NLU:
     def to_dict(self) -> dict[str, Any]:
         return {
             "intent": self.intent,
-            "confidence": round(self.confidence, 4),
+            "confidence": round(self.confidence, CONFIDENCE_DIGITS),
             "slots": [s.to_dict() for s in self.slots],
         }
 
@@ -131,6 +134,28 @@ class Result:
     """Spoken answer for questions."""
     error: ErrorInfo | None = None
     """Set when the request was rejected."""
+
+    def __post_init__(self) -> None:
+        # the confidence is kept as the wire reports it, so that every decision taken on the object (thresholds,
+        # the learning guard) is the one a reader of its dict would take, and from_dict(to_dict()) is the object
+        if self.nlu is not None and self.nlu.confidence != round(self.nlu.confidence, CONFIDENCE_DIGITS):
+            object.__setattr__(self, "nlu", replace(self.nlu, confidence=round(self.nlu.confidence, CONFIDENCE_DIGITS)))
+
+    @property
+    def confidence(self) -> float:
+        """The model's confidence; 0 when the model did not read the request (an error)."""
+        return float(self.nlu.confidence) if self.nlu is not None else 0.0
+
+    def recognized(self, min_confidence: float) -> bool:
+        """Read without error and at least this sure: the service answers it as an intent, not
+        intentNotRecognized, and learning does not count it as a failure to understand."""
+        return self.error is None and self.confidence >= min_confidence
+
+    def succeeded(self, min_confidence: float) -> bool:
+        """Looks like a working answer: recognized, and it acted on some device or answered a question.
+        Learning's one rule for a turn that worked (the opposite is a defect-prone turn)."""
+        acted = self.action is not None and (bool(self.action.targets) or bool(self.response))
+        return self.recognized(min_confidence) and acted
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Result:

@@ -18,22 +18,26 @@ import time
 from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from edge_nlu.domain.home import Home
+from edge_nlu.domain.result import NLU, Result, Rewrite
 from edge_nlu.errors import EdgeNLUError
 from edge_nlu.learn.guard import check_rewrite, flips, is_sensitive, touches_sensitive, turn_result
 from edge_nlu.learn.markov import MinerSettings, chains, mine
-from edge_nlu.learn.preferences import apply_preferences, flip_person, parse_teaching, preference_history
+from edge_nlu.learn.preferences import Teaching, apply_preferences, flip_person, parse_teaching, preference_history
 from edge_nlu.learn.rewriter import OnlineRewriter
 from edge_nlu.learn.settings import LearnSettings
 from edge_nlu.learn.store import ANY_USER, InteractionStore
 from edge_nlu.learn.types import LearnedRewrite, Preference, StoredTurn, TurnRecord, normalize
-from edge_nlu.pipeline import EdgeNLU
+
+if TYPE_CHECKING:  # loaded only when a rewriter model folder is there (onnxruntime, tokenizers)
+    from edge_nlu.learn.encoder import SentenceEncoder
+    from edge_nlu.learn.rephrase import RephraseDetector
 
 log = logging.getLogger(__name__)
 
-_Online = tuple[dict[str, Any], tuple[str, str, float]]
+_Online = tuple[Result, tuple[str, str, float]]
 _Audit = dict[str, Any]
 LAYERS = frozenset({"precomputed", "personal", "global", "taught"})
 TEACH_INTENT = "teach_preference"
@@ -44,6 +48,16 @@ MAX_PENDING = 256
 """Open questions and confirmations kept at once (oldest dropped): a flood of sites cannot grow them."""
 _FUTURE_SLACK_S = 5.0
 """A correction may carry a time this much before its turn's (satellite clocks differ a little)."""
+
+
+class Parser(Protocol):
+    """What learning needs of the runtime: `EdgeNLU` is one; the engine's unit tests use a fake."""
+
+    home: Home
+    """The home a request is resolved against when the caller passes none."""
+
+    def parse_result(self, text: Any, context: Any = None, id: Any = None, *,
+                     home: Home | None = None) -> Result: ...
 
 
 @dataclass
@@ -65,7 +79,7 @@ class _Confirm:
 class SelfLearning:
     """Feedback capture, learned rewrites and preferences around an `EdgeNLU`."""
 
-    def __init__(self, nlu: EdgeNLU, store: InteractionStore, settings: LearnSettings | None = None,
+    def __init__(self, nlu: Parser, store: InteractionStore, settings: LearnSettings | None = None,
                  rewriter_dir: Path | None = None) -> None:
         self.nlu = nlu
         self.store = store
@@ -91,8 +105,8 @@ class SelfLearning:
         self.guard_blocked = 0
         """Rewrites the security guard refused at use time (see guard.py)."""
         self._future_logged = False
-        self.encoder: Any = None
-        self.detector: Any = None
+        self.encoder: SentenceEncoder | None = None
+        self.detector: RephraseDetector | None = None
         self.rewriter: OnlineRewriter | None = None
         self._load_models(rewriter_dir)
         self.reload(force=True)
@@ -108,15 +122,15 @@ class SelfLearning:
                         "online rewriting is off", d)
             return
         try:
-            self.encoder = SentenceEncoder(Path(d), threads=1)
-            self.detector = RephraseDetector(Path(d), self.encoder)
+            encoder = SentenceEncoder(Path(d), threads=1)
+            detector = RephraseDetector(Path(d), encoder)
             texts, vecs = load_global_index(Path(d))
         except EdgeNLUError as exc:  # a half-copied model folder must not stop the service
             log.warning("rewriter models at %s are unusable (%s): rephrases from exact repeats only, "
                         "online rewriting off", d, exc.message)
-            self.encoder = self.detector = None
             return
-        self.rewriter = OnlineRewriter(self.encoder, texts, vecs, self.settings.rewriter)
+        self.encoder, self.detector = encoder, detector
+        self.rewriter = OnlineRewriter(encoder, texts, vecs, self.settings.rewriter)
 
     # -- learned data -----------------------------------------------------------------------------
     def reload(self, force: bool = False) -> bool:
@@ -173,9 +187,22 @@ class SelfLearning:
             return now
         return ts
 
+    @property
+    def min_confidence(self) -> float:
+        """Below this confidence a turn was not recognized (the service answered intentNotRecognized): the one
+        place the engine reads that threshold from."""
+        return self.settings.min_confidence
+
     def handle(self, text: str, *, site: str = "default", session: str | None = None, user: str | None = None,
                ts: float | None = None, query_id: str | None = None, context: dict[str, Any] | None = None,
                home: Home | None = None) -> dict[str, Any]:
+        """`handle_result` as the contract's result dict (for callers at the wire, and the simulator)."""
+        return self.handle_result(text, site=site, session=session, user=user, ts=ts, query_id=query_id,
+                                  context=context, home=home).to_dict()
+
+    def handle_result(self, text: str, *, site: str = "default", session: str | None = None,
+                      user: str | None = None, ts: float | None = None, query_id: str | None = None,
+                      context: dict[str, Any] | None = None, home: Home | None = None) -> Result:
         """Parse one request with learning applied, record it, and mark the turn it rephrases."""
         ts = time.time() if ts is None else self.clamp_ts(float(ts))
         self.reload()
@@ -184,7 +211,7 @@ class SelfLearning:
             ctx["user"] = user
         base = home or self.nlu.home
         if not isinstance(text, str) or not text.strip() or not self.site_allowed(site):
-            return self.nlu.parse(text, ctx, query_id, home=home)
+            return self.nlu.parse_result(text, ctx, query_id, home=home)
         prefs = list(self._prefs.get(user, [])) if user else []
         confirmed = self._take_confirm(text, site, user, ts, query_id)
         if confirmed is not None:
@@ -201,22 +228,22 @@ class SelfLearning:
         t0 = time.perf_counter()
         rewrite = self._table_rewrite(text, user, prefs, base)
         self.rewrite_ms.append((time.perf_counter() - t0) * 1e3)
-        result = self.nlu.parse(rewrite[0] if rewrite else text, ctx, query_id, home=home)
+        result = self.nlu.parse_result(rewrite[0] if rewrite else text, ctx, query_id, home=home)
         if rewrite is not None and rewrite[3]:
-            original = self.nlu.parse(text, ctx, query_id, home=home)
+            original = self.nlu.parse_result(text, ctx, query_id, home=home)
             reason = check_rewrite(original, result, base, self.settings.defect_confidence, text)
             if reason is not None:  # a learned rewrite never unlocks, opens or flips: answer as said
                 self.guard_blocked += 1
                 log.info("guard (%s): not rewriting %r to %r", reason, text, rewrite[0])
                 result, rewrite = original, None
-        if rewrite is None and result.get("error") is None and self._defect_prone(result):
+        if rewrite is None and result.error is None and self._defect_prone(result):
             online = self._online(text, user, ts, ctx, query_id, home, base, result)
             if online is not None:
                 result, online_rw = online
                 rewrite = (*online_rw, True)
-        if answering is not None and self._succeeded(result):
+        if answering is not None and result.succeeded(self.min_confidence):
             # the answer to "what did you mean?" worked: it becomes this user's rewrite, unless it is unsafe
-            original = self.nlu.parse(answering.text, ctx, query_id, home=home)
+            original = self.nlu.parse_result(answering.text, ctx, query_id, home=home)
             reason = check_rewrite(original, result, base, self.settings.defect_confidence, answering.text)
             entry = {"ts": ts, "kind": "taught", "src": normalize(answering.text), "dst": text.strip(),
                      "users": [user], "sites": [site]}
@@ -229,8 +256,8 @@ class SelfLearning:
             else:
                 self.store.add_audit([{**entry, "event": "rejected", "reason": f"guard: {reason}"}])
         if rewrite is not None:
-            result["text"] = text.strip()
-            result["rewrite"] = {"text": rewrite[0], "source": rewrite[1], "score": round(rewrite[2], 4)}
+            result = replace(result, text=text.strip(),
+                             rewrite=Rewrite(text=rewrite[0], source=rewrite[1], score=round(rewrite[2], 4)))
         self._record(result, text, site, session, user, ts, query_id, ctx, home)
         return result
 
@@ -255,15 +282,12 @@ class SelfLearning:
                 return r.dst, layer, r.score, True
         return None
 
-    def _defect_prone(self, result: dict[str, Any]) -> bool:
-        nlu = result.get("nlu") or {}
-        action = result.get("action")
-        if float(nlu.get("confidence") or 0.0) < self.settings.defect_confidence:
-            return True
-        return action is None or (not action.get("targets") and not result.get("response"))
+    def _defect_prone(self, result: Result) -> bool:
+        """Online retrieval is worth its cost only where the parse does not look like it worked."""
+        return not result.succeeded(self.settings.defect_confidence)
 
     def _online(self, text: str, user: str | None, ts: float, ctx: dict[str, Any], query_id: str | None,
-                home: Home | None, base: Home, original: dict[str, Any]) -> _Online | None:
+                home: Home | None, base: Home, original: Result) -> _Online | None:
         layers = frozenset(self.layers & {"personal", "global"})
         if self.rewriter is None or not layers:
             return None
@@ -279,15 +303,11 @@ class SelfLearning:
         self.rewrite_ms.append((t2 - t0) * 1e3)
         names = _names(base)
         said = _mentioned(text, names)
-        conf0 = float((original.get("nlu") or {}).get("confidence") or 0.0)
         for c in cands[:3]:
             if _mentioned(c.text, names) != said:  # never move a request to another room
                 continue
-            r2 = self.nlu.parse(c.text, ctx, query_id, home=home)
-            conf2 = float((r2.get("nlu") or {}).get("confidence") or 0.0)
-            act = r2.get("action")
-            if r2.get("error") is None and act is not None and (act.get("targets") or r2.get("response")) \
-                    and conf2 >= self.settings.defect_confidence and conf2 > conf0:
+            r2 = self.nlu.parse_result(c.text, ctx, query_id, home=home)
+            if r2.succeeded(self.settings.defect_confidence) and r2.confidence > original.confidence:
                 if check_rewrite(original, r2, base, self.settings.defect_confidence, text) is not None:
                     self.guard_blocked += 1
                     continue
@@ -295,20 +315,17 @@ class SelfLearning:
         return None
 
     # -- recording and signals --------------------------------------------------------------------
-    def _record(self, result: dict[str, Any], text: str, site: str, session: str | None, user: str | None,
+    def _record(self, result: Result, text: str, site: str, session: str | None, user: str | None,
                 ts: float, query_id: str | None, ctx: dict[str, Any], home: Home | None = None) -> int:
-        nlu = result.get("nlu") or {}
-        action = result.get("action") or {}
-        err = result.get("error") or {}
-        conf = float(nlu.get("confidence") or 0.0)
-        recognized = not err and conf >= self.settings.min_confidence
-        rw = result.get("rewrite") or {}
+        recognized = result.recognized(self.min_confidence)
+        nlu, action, rw = result.nlu, result.action, result.rewrite
         digest = hashlib.sha256(json.dumps(ctx, sort_keys=True, default=str).encode()).hexdigest()[:16]
         tid = self.store.record_turn(TurnRecord(
             ts=ts, site=site, text=text.strip(), query_id=query_id, session=session, user=user,
-            rewrite_text=rw.get("text"), rewrite_source=rw.get("source"), context_digest=digest,
-            intent=nlu.get("intent"), action=action.get("intent"), targets=tuple(action.get("targets") or ()),
-            confidence=conf, recognized=recognized, error_code=err.get("code"),
+            rewrite_text=rw.text if rw else None, rewrite_source=rw.source if rw else None, context_digest=digest,
+            intent=nlu.intent if nlu else None, action=action.intent if action else None,
+            targets=action.targets if action else (), confidence=result.confidence, recognized=recognized,
+            error_code=result.error.code if result.error else None,
         ))
         if not recognized:
             self.store.add_signal(tid, "not_recognized", ts)
@@ -347,7 +364,7 @@ class SelfLearning:
         return None if normalize(text) == normalize(pending.text) else pending
 
     def _take_confirm(self, text: str, site: str, user: str | None, ts: float,
-                      query_id: str | None) -> dict[str, Any] | None:
+                      query_id: str | None) -> Result | None:
         """The answer to "Should X unlock the front door?": only a yes from the same site and user, in time,
         stores the taught command; anything else drops it (the request is then handled as usual)."""
         pending = self._confirm.pop((site, user), None) if user else None
@@ -369,24 +386,14 @@ class SelfLearning:
             why = "confirmation expired" if pending.expires < ts else "not confirmed"
             self.store.add_audit([{**entry, "event": "rejected", "reason": why}])
             return None
-        return {"id": query_id, "text": text.strip(), "rewrite": None,
-                "nlu": {"intent": TEACH_INTENT, "confidence": 1.0, "slots": []},
-                "action": None, "response": reply, "error": None}
-
-    def _succeeded(self, result: dict[str, Any]) -> bool:
-        """Looks like a working answer: recognised, and it acted on something or answered."""
-        if result.get("error") is not None:
-            return False
-        conf = float((result.get("nlu") or {}).get("confidence") or 0.0)
-        action = result.get("action") or {}
-        return conf >= self.settings.min_confidence and bool(action.get("targets") or result.get("response"))
+        return _spoken(query_id, text, reply)
 
     def _teach_check(self, p: Preference, ctx: dict[str, Any], home: Home | None) -> str | None:
         """"opposite" (refused), "sensitive" (needs a yes first) or None for a taught phrase or alias."""
         base = home or self.nlu.home
         if p.kind == "phrase" and p.value:
-            cmd = self.nlu.parse(p.value, ctx, None, home=home)
-            said = self.nlu.parse(p.key, ctx, None, home=home)
+            cmd = self.nlu.parse_result(p.value, ctx, None, home=home)
+            said = self.nlu.parse_result(p.key, ctx, None, home=home)
             if flips(said, cmd, self.settings.defect_confidence, p.key):
                 return "opposite"
             return "sensitive" if touches_sensitive(cmd, p.value, base) else None
@@ -396,9 +403,9 @@ class SelfLearning:
                 return "sensitive"
         return None
 
-    def _teach(self, teaching: Any, text: str, site: str, session: str | None, user: str | None, ts: float,
-               query_id: str | None, ctx: dict[str, Any], home: Home | None = None) -> dict[str, Any]:
-        p: Preference = teaching.preference
+    def _teach(self, teaching: Teaching, text: str, site: str, session: str | None, user: str | None, ts: float,
+               query_id: str | None, ctx: dict[str, Any], home: Home | None = None) -> Result:
+        p = teaching.preference
         reply = teaching.reply
         entry = {"ts": ts, "kind": p.kind, "src": p.key, "dst": p.value, "users": [p.user], "sites": [site]}
         if teaching.forget:
@@ -419,11 +426,7 @@ class SelfLearning:
                 self.store.set_preference(p)
                 self.store.add_audit([{**entry, "event": "taught", "reason": None}])
         self.reload(force=True)
-        result: dict[str, Any] = {
-            "id": query_id, "text": text.strip(), "rewrite": None,
-            "nlu": {"intent": TEACH_INTENT, "confidence": 1.0, "slots": []},
-            "action": None, "response": reply, "error": None,
-        }
+        result = _spoken(query_id, text, reply)
         self._record(result, text, site, session, user, ts, query_id, ctx, home)
         return result
 
@@ -471,7 +474,8 @@ class SelfLearning:
         t = turn.turn
         ctx, home = self._recent.get(query_id, ({"user": t.user}, None))
         base = home or self.nlu.home
-        reason = check_rewrite(self.nlu.parse(t.text, ctx, None, home=home), self.nlu.parse(text, ctx, None, home=home),
+        reason = check_rewrite(self.nlu.parse_result(t.text, ctx, None, home=home),
+                               self.nlu.parse_result(text, ctx, None, home=home),
                                base, self.settings.defect_confidence, t.text)
         entry = {"ts": ts, "kind": "taught", "src": t.norm, "dst": text, "users": [t.user], "sites": [t.site]}
         if reason is not None:
@@ -528,6 +532,11 @@ class SelfLearning:
         return counts
 
 
+def _spoken(query_id: str | None, text: str, reply: str) -> Result:
+    """The answer to a teaching or a confirmation: the hub only speaks, nothing is done to the home."""
+    return Result(id=query_id, text=text.strip(), nlu=NLU(intent=TEACH_INTENT, confidence=1.0), response=reply)
+
+
 def _put(d: OrderedDict[Any, Any], key: Any, value: Any) -> None:
     """Insert as newest; the oldest entries go beyond MAX_PENDING."""
     d.pop(key, None)
@@ -553,20 +562,24 @@ def forget_store(store: InteractionStore, settings: LearnSettings, *, user: str 
     return counts
 
 
-def _effects(all_chains: list[list[StoredTurn]]) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+_Outcome = tuple[str | None, str | None, tuple[str, ...], float]
+"""(model intent, Home Assistant intent, sorted targets, confidence to 0.1) of a stored turn."""
+
+
+def _effects(all_chains: list[list[StoredTurn]]) -> tuple[dict[str, Result], dict[str, Result]]:
     """What each phrase did when read as said (any outcome), and what each phrasing did when it worked."""
-    said: dict[str, Counter[tuple[Any, ...]]] = {}
-    worked: dict[str, Counter[tuple[Any, ...]]] = {}
+    said: dict[str, Counter[_Outcome]] = {}
+    worked: dict[str, Counter[_Outcome]] = {}
     for ch in all_chains:
         for st in ch:
             t = st.turn
-            key = (t.intent, t.action, tuple(sorted(t.targets)), round(t.confidence, 1))
+            key: _Outcome = (t.intent, t.action, tuple(sorted(t.targets)), round(t.confidence, 1))
             if t.rewrite_text is None:
                 said.setdefault(t.norm, Counter())[key] += 1
             if not st.defect:
                 worked.setdefault(normalize(t.rewrite_text or t.text), Counter())[key] += 1
 
-    def top(d: dict[str, Counter[tuple[Any, ...]]]) -> dict[str, dict[str, Any]]:
+    def top(d: dict[str, Counter[_Outcome]]) -> dict[str, Result]:
         return {k: turn_result(*c.most_common(1)[0][0]) for k, c in d.items()}
 
     return top(said), top(worked)
@@ -632,7 +645,7 @@ def mine_store(store: InteractionStore, settings: LearnSettings, now: float | No
                 if not u.startswith("site:"):
                     demoted.setdefault(u, []).append(r)
     store.replace_rewrites("precomputed", rewrites)
-    by_user: dict[str, list[Any]] = {}
+    by_user: dict[str, list[list[StoredTurn]]] = {}
     for ch in all_chains:
         if ch and ch[0].turn.user:
             by_user.setdefault(ch[0].turn.user, []).append(ch)
@@ -672,16 +685,8 @@ def mine_store(store: InteractionStore, settings: LearnSettings, now: float | No
         "chains": len(all_chains), "precomputed": len(rewrites), "personal": len(personal),
         "users": len(by_user), "user_list": sorted(by_user), "pruned": pruned,
         "guard_dropped": len(dropped), "demoted": sum(len(v) for v in demoted.values()),
-        "miner": _report_dict(report), "seconds": round(time.perf_counter() - t0, 3),
+        "miner": report.to_dict(), "seconds": round(time.perf_counter() - t0, 3),
     }
-
-
-def _report_dict(report: Any) -> dict[str, Any]:
-    to_dict = getattr(report, "to_dict", None)
-    if callable(to_dict):
-        out = to_dict()
-        return dict(out) if isinstance(out, dict) else {}
-    return dict(getattr(report, "__dict__", {}))
 
 
 def _names(home: Home) -> list[str]:

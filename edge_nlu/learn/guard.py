@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from edge_nlu.domain.home import Home
+from edge_nlu.domain.result import NLU, Action, Result
 
 SENSITIVE_DOMAINS = frozenset({"lock", "alarm_control_panel", "valve"})
 """Every entity of these domains is security-sensitive."""
@@ -71,24 +72,25 @@ def is_sensitive(entity_id: str, home: Home | None = None) -> bool:
     return bool(_ENTRY_WORDS.search(words))
 
 
-def _action(result: dict[str, Any] | None) -> dict[str, Any]:
-    a = (result or {}).get("action")
-    return a if isinstance(a, dict) else {}
+_NO_ACTION = Action(intent=None)
 
 
-def _nlu_intent(result: dict[str, Any] | None) -> str | None:
-    n = (result or {}).get("nlu")
-    return str(n.get("intent")) if isinstance(n, dict) and n.get("intent") else None
+def _action(result: Result | None) -> Action:
+    return result.action if result is not None and result.action is not None else _NO_ACTION
 
 
-def polarity(result: dict[str, Any] | None) -> tuple[str, int] | None:
+def _nlu_intent(result: Result | None) -> str | None:
+    return result.nlu.intent if result is not None and result.nlu is not None and result.nlu.intent else None
+
+
+def polarity(result: Result | None) -> tuple[str, int] | None:
     """(group, +1/-1) of what a parse does, or None when it has no direction (a level, a question, nothing)."""
     a = _action(result)
-    intent = a.get("intent")
+    intent = a.intent
     if intent in _HA_POLARITY:
         return _HA_POLARITY[str(intent)]
     if intent == "HassSetPosition":
-        pos = (a.get("slots") or {}).get("position")
+        pos = a.slots.get("position")
         if isinstance(pos, (int, float)) and pos in (0, 100):
             return ("power", 1 if pos else -1)
         return None
@@ -98,12 +100,11 @@ def polarity(result: dict[str, Any] | None) -> tuple[str, int] | None:
     return _NLU_POLARITY.get(nlu) if nlu else None
 
 
-def _effects(result: dict[str, Any] | None, home: Home | None) -> dict[str, tuple[Any, ...]]:
+def _effects(result: Result | None, home: Home | None) -> dict[str, tuple[Any, ...]]:
     """What the parse does to each sensitive thing it touches ("alarm:" stands for an unresolved alarm)."""
     a = _action(result)
-    slots = a.get("slots") or {}
-    eff = (a.get("intent"), *(slots.get(k) for k in _EFFECT_SLOTS))
-    out = {str(t): eff for t in a.get("targets") or () if is_sensitive(str(t), home)}
+    eff = (a.intent, *(a.slots.get(k) for k in _EFFECT_SLOTS))
+    out = {str(t): eff for t in a.targets if is_sensitive(str(t), home)}
     nlu = _nlu_intent(result)
     if nlu in SENSITIVE_NLU_INTENTS and not out:
         out["alarm:" if nlu and nlu.startswith("alarm") else "lock:"] = (nlu,)
@@ -148,12 +149,8 @@ def _more_secure(entity: str, before: tuple[Any, ...] | None, after: tuple[Any, 
     return (s1 == SECURES and original_failed) or (after is None and same_action)
 
 
-def confidence(result: dict[str, Any] | None) -> float:
-    n = (result or {}).get("nlu")
-    try:
-        return float(n.get("confidence") or 0.0) if isinstance(n, dict) else 0.0
-    except (TypeError, ValueError):
-        return 0.0
+def confidence(result: Result | None) -> float:
+    return result.confidence if result is not None else 0.0
 
 
 def said_direction(text: str, pol: tuple[str, int]) -> bool:
@@ -163,7 +160,7 @@ def said_direction(text: str, pol: tuple[str, int]) -> bool:
     return bool(words & same) and not words & other
 
 
-def check_rewrite(original: dict[str, Any] | None, rewritten: dict[str, Any] | None,
+def check_rewrite(original: Result | None, rewritten: Result | None,
                   home: Home | None = None, sure: float = 0.0, text: str | None = None) -> str | None:
     """Why the rewritten parse may not replace the original one, or None when it may.
 
@@ -181,16 +178,15 @@ def check_rewrite(original: dict[str, Any] | None, rewritten: dict[str, Any] | N
     read as turn on) is the misreading learning exists to fix. Sensitive devices have no such exception.
     """
     e0, e1 = _effects(original, home), _effects(rewritten, home)
-    same = _action(original).get("intent") is not None and \
-        _action(original).get("intent") == _action(rewritten).get("intent")
-    failed = not _action(original).get("targets") or confidence(original) < sure
+    same = _action(original).intent is not None and _action(original).intent == _action(rewritten).intent
+    failed = not _action(original).targets or confidence(original) < sure
     if any(e0.get(k) != e1.get(k) and not _more_secure(k, e0.get(k), e1.get(k), same, failed)
            for k in set(e0) | set(e1)):
         return "sensitive"
     return "opposite" if flips(original, rewritten, sure, text) else None
 
 
-def flips(original: dict[str, Any] | None, rewritten: dict[str, Any] | None, sure: float = 0.0,
+def flips(original: Result | None, rewritten: Result | None, sure: float = 0.0,
           text: str | None = None) -> bool:
     """The "opposite" rule of `check_rewrite` alone."""
     if not opposite(original, rewritten) or confidence(original) < sure:
@@ -199,25 +195,25 @@ def flips(original: dict[str, Any] | None, rewritten: dict[str, Any] | None, sur
     return text is None or pol is None or said_direction(text, pol)
 
 
-def opposite(original: dict[str, Any] | None, rewritten: dict[str, Any] | None) -> bool:
+def opposite(original: Result | None, rewritten: Result | None) -> bool:
     """The rewritten parse undoes the original (same group, other sign) on the same devices, or when either
     side names none (an unresolved "lights off" must not become "lights on" somewhere)."""
     p0, p1 = polarity(original), polarity(rewritten)
     if p0 is None or p1 is None or p0[0] != p1[0] or p0[1] == p1[1]:
         return False
-    t0 = set(_action(original).get("targets") or ())
-    t1 = set(_action(rewritten).get("targets") or ())
+    t0 = set(_action(original).targets)
+    t1 = set(_action(rewritten).targets)
     return not t0 or not t1 or bool(t0 & t1)
 
 
-def touches_sensitive(result: dict[str, Any] | None, text: str = "", home: Home | None = None) -> bool:
+def touches_sensitive(result: Result | None, text: str = "", home: Home | None = None) -> bool:
     """A command that needs a spoken confirmation before it may be taught: it acts on a sensitive device,
     is about locks or alarms, or names one (checked on the words too, over-inclusive on purpose)."""
     return bool(_effects(result, home)) or bool(SENSITIVE_WORDS.search(text.lower()))
 
 
 def turn_result(intent: str | None, action: str | None, targets: tuple[str, ...] | list[str],
-                confidence: float = 1.0) -> dict[str, Any]:
-    """A parse as far as the store records it (no slots), for the mining-time check."""
-    return {"nlu": {"intent": intent, "confidence": confidence} if intent else None,
-            "action": {"intent": action, "targets": list(targets), "slots": {}} if action else None}
+                confidence: float = 1.0) -> Result:
+    """A parse as far as the store records it (no text, no slots), for the mining-time check."""
+    return Result(id=None, text="", nlu=NLU(intent, confidence) if intent else None,
+                  action=Action(action, {}, tuple(targets)) if action else None)
