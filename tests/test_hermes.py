@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_nlu.service.config import SiteSettings
+from edge_nlu.domain.result import NLU, Action, ErrorInfo, Result, Slot
+from edge_nlu.errors import ErrorCode
 from edge_nlu.service.hermes import (
+    HermesCodec,
     HermesQuery,
     QueryError,
     SessionHistory,
@@ -18,9 +21,20 @@ from edge_nlu.service.hermes import (
     hermes_reply,
     hermes_slots,
     history_turn,
+    intent_reply,
+    next_turn,
     not_recognized,
     parse_query,
 )
+
+
+@dataclass(frozen=True)
+class Site:
+    """A satellite's configuration as `build_context` reads it (the service passes its `SiteSettings`)."""
+
+    area: str | None = None
+    has_screen: bool | None = None
+    user: str | None = None
 
 
 def q(**kw: Any) -> bytes:
@@ -30,19 +44,14 @@ def q(**kw: Any) -> bytes:
     return json.dumps(base).encode()
 
 
-TURN_ON_OVEN: dict[str, Any] = {
-    "id": "r1", "text": "turn on the oven", "rewrite": None,
-    "nlu": {"intent": "iot_wemo_on", "confidence": 0.99,
-            "slots": [{"type": "device_name", "value": "oven", "start": 12, "end": 16}]},
-    "action": {"intent": "HassTurnOn", "slots": {"name": "Oven", "area": "Kitchen"}, "targets": ["switch.oven"]},
-    "response": None, "error": None,
-}
-WEATHER_NO_ACTION: dict[str, Any] = {
-    "id": "r2", "text": "will it rain in paris", "rewrite": None,
-    "nlu": {"intent": "weather_query", "confidence": 0.9,
-            "slots": [{"type": "place_name", "value": "paris", "start": 16, "end": 21}]},
-    "action": None, "response": None, "error": None,
-}
+TURN_ON_OVEN = Result(
+    id="r1", text="turn on the oven",
+    nlu=NLU("iot_wemo_on", 0.99, (Slot("device_name", "oven", 12, 16),)),
+    action=Action("HassTurnOn", {"name": "Oven", "area": "Kitchen"}, ("switch.oven",)),
+)
+WEATHER_NO_ACTION = Result(
+    id="r2", text="will it rain in paris", nlu=NLU("weather_query", 0.9, (Slot("place_name", "paris", 16, 21),)),
+)
 
 
 def test_parse_query_reads_all_fields() -> None:
@@ -126,7 +135,7 @@ def test_site_ids_mqtt_forbids_in_topics_are_refused(site: str) -> None:
 
 
 def test_context_from_site_config_and_query() -> None:
-    site = SiteSettings(area="Kitchen", has_screen=False, user="alex")
+    site = Site(area="Kitchen", has_screen=False, user="alex")
     hist = [{"text": "turn on the oven", "action": {"intent": "HassTurnOn", "targets": ["switch.oven"], "slots": {}}}]
     ctx = build_context(parse_query(q()), site, hist, arrival="2026-01-01T08:00:00")
     assert ctx == {"area": "Kitchen", "satellite": {"id": "kitchen-puck", "has_screen": False},
@@ -157,14 +166,14 @@ def test_session_history_is_per_site_and_session_and_bounded() -> None:
 
 
 def test_history_turn_only_for_actions() -> None:
-    assert history_turn(TURN_ON_OVEN) == {"text": "turn on the oven", "action": {
+    assert next_turn(TURN_ON_OVEN) == {"text": "turn on the oven", "action": {
         "intent": "HassTurnOn", "targets": ["switch.oven"], "slots": {"name": "Oven", "area": "Kitchen"}}}
-    assert history_turn(WEATHER_NO_ACTION) is None
-    assert history_turn({**TURN_ON_OVEN, "error": {"code": "x", "message": "y"}}) is None
+    assert next_turn(WEATHER_NO_ACTION) is None
+    assert next_turn(replace(TURN_ON_OVEN, error=ErrorInfo("x", "y"))) is None
 
 
 def test_intent_payload_uses_home_assistant_intent_and_slots() -> None:
-    topic, p = hermes_reply(parse_query(q(customData="c")), TURN_ON_OVEN, min_confidence=0.5)
+    topic, p = intent_reply(parse_query(q(customData="c")), TURN_ON_OVEN, min_confidence=0.5)
     assert topic == "hermes/intent/HassTurnOn"
     assert {k: p[k] for k in ("input", "id", "siteId", "sessionId", "customData")} == {
         "input": "turn on the oven", "id": "r1", "siteId": "kitchen-puck", "sessionId": "s1", "customData": "c"}
@@ -177,7 +186,7 @@ def test_intent_payload_uses_home_assistant_intent_and_slots() -> None:
 
 
 def test_intent_payload_without_action_uses_the_model() -> None:
-    topic, p = hermes_reply(parse_query(q(input="will it rain in paris")), WEATHER_NO_ACTION)
+    topic, p = intent_reply(parse_query(q(input="will it rain in paris")), WEATHER_NO_ACTION)
     assert topic == "hermes/intent/weather_query"
     assert p["slots"] == [{"entity": "place_name", "slotName": "place_name", "rawValue": "paris",
                            "value": {"kind": "Custom", "value": "paris"}, "range": {"start": 16, "end": 21},
@@ -185,9 +194,9 @@ def test_intent_payload_without_action_uses_the_model() -> None:
 
 
 def test_numbers_are_number_slots() -> None:
-    result = {"text": "set the lights to 40 percent", "nlu": {"intent": "iot_hue_lightchange", "confidence": 0.9,
-              "slots": [{"type": "change_amount", "value": "40 percent", "start": 18, "end": 28}]},
-              "action": {"intent": "HassLightSet", "slots": {"brightness": 40}, "targets": ["light.a"]}}
+    result = Result(id=None, text="set the lights to 40 percent",
+                    nlu=NLU("iot_hue_lightchange", 0.9, (Slot("change_amount", "40 percent", 18, 28),)),
+                    action=Action("HassLightSet", {"brightness": 40}, ("light.a",)))
     (slot,) = hermes_slots(result)
     assert slot["value"] == {"kind": "Number", "value": 40} and slot["range"] == {"start": 18, "end": 28}
 
@@ -198,23 +207,54 @@ def test_numbers_are_number_slots() -> None:
         (q(intentFilter=["HassTurnOff"]), TURN_ON_OVEN, 0.0, "filtered"),
         (q(intentFilter=["iot_wemo_on"]), TURN_ON_OVEN, 0.0, "filtered"),  # the filter names the resolved intent
         (q(), TURN_ON_OVEN, 0.995, "low_confidence"),
-        (q(), {**TURN_ON_OVEN, "nlu": None, "action": None, "error": {"code": "empty_text", "message": "x"}}, 0.0,
-         "error"),
-        (q(), {**TURN_ON_OVEN, "nlu": None, "action": None}, 0.0, "no_intent"),
+        (q(), replace(TURN_ON_OVEN, nlu=None, action=None, error=ErrorInfo("empty_text", "x")), 0.0, "error"),
+        (q(), replace(TURN_ON_OVEN, nlu=None, action=None), 0.0, "no_intent"),
     ],
 )
-def test_not_recognized(query: bytes, result: dict[str, Any], min_conf: float, reason: str) -> None:
-    topic, p = hermes_reply(parse_query(query), result, min_confidence=min_conf)
+def test_not_recognized(query: bytes, result: Result, min_conf: float, reason: str) -> None:
+    topic, p = intent_reply(parse_query(query), result, min_confidence=min_conf)
     assert topic == "hermes/nlu/intentNotRecognized"
     assert p["reason"] == reason and p["slots"] == [] and p["id"] == "r1" and p["siteId"] == "kitchen-puck"
 
 
 def test_filter_that_allows_the_intent() -> None:
-    topic, _ = hermes_reply(parse_query(q(intentFilter=["HassTurnOff", "HassTurnOn"])), TURN_ON_OVEN)
+    topic, _ = intent_reply(parse_query(q(intentFilter=["HassTurnOff", "HassTurnOn"])), TURN_ON_OVEN)
     assert topic == "hermes/intent/HassTurnOn"
 
 
 def test_topic_prefix_and_unsafe_intent_names() -> None:
-    weird = {**WEATHER_NO_ACTION, "nlu": {"intent": "a/b#c", "confidence": 1.0, "slots": []}}
-    topic, p = hermes_reply(parse_query(q()), weird, prefix="house1/hermes")
+    weird = replace(WEATHER_NO_ACTION, nlu=NLU("a/b#c", 1.0))
+    topic, p = intent_reply(parse_query(q()), weird, prefix="house1/hermes")
     assert topic == "house1/hermes/intent/a_b_c" and p["intent"]["intentName"] == "a/b#c"
+
+
+def test_the_wire_form_gets_the_same_answers() -> None:
+    """`hermes_reply` and `history_turn` take the result as its contract dict (the fuzzing benchmark's view)."""
+    query = parse_query(q(customData="c"))
+    for result in (TURN_ON_OVEN, WEATHER_NO_ACTION, replace(TURN_ON_OVEN, nlu=NLU("iot_wemo_on", 0.123456789))):
+        assert hermes_reply(query, result.to_dict(), 0.5) == intent_reply(query, result, 0.5)
+        assert history_turn(result.to_dict()) == next_turn(result)
+
+
+def test_the_codec_answers_in_bytes_on_both_topics() -> None:
+    codec = HermesCodec(hermes="house1/hermes", edge_nlu="house1/edge-nlu", min_confidence=0.5)
+    query = parse_query(q(input="turn on the öven"))
+    result = replace(TURN_ON_OVEN, text="turn on the öven")
+    (hermes_topic, hermes), (result_topic, full) = codec.answer(query, result)
+    assert hermes_topic == "house1/hermes/intent/HassTurnOn"
+    assert json.loads(hermes) == intent_reply(query, result, 0.5, "house1/hermes")[1]
+    assert "öven".encode() in hermes  # UTF-8 as is, not \u escapes
+    assert result_topic == "house1/edge-nlu/result/kitchen-puck" and json.loads(full) == result.to_dict()
+    low = HermesCodec(min_confidence=0.995).answer(query, result)
+    assert low[0][0] == "hermes/nlu/intentNotRecognized" and json.loads(low[0][1])["reason"] == "low_confidence"
+
+
+def test_the_codec_refuses_only_where_the_asker_is_known() -> None:
+    codec = HermesCodec()
+    error = ErrorInfo(ErrorCode.OVERLOADED, "the service is overloaded; try again")
+    (topic, hermes), (result_topic, full) = codec.refusal({"siteId": "k", "id": "r5", "input": "hi"}, error)
+    assert topic == "hermes/nlu/intentNotRecognized" and json.loads(hermes)["id"] == "r5"
+    assert result_topic == "edge-nlu/result/k"
+    assert json.loads(full) == {"id": "r5", "text": "hi", "rewrite": None, "nlu": None, "action": None,
+                                "response": None, "error": {"code": "overloaded", "message": error.message}}
+    assert codec.refusal({"id": "r5"}, error) == [] and codec.refusal({"siteId": ""}, error) == []

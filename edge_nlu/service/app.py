@@ -14,7 +14,6 @@ binary, malformed and unknown messages are counted and dropped, each bad topic l
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import queue
@@ -23,26 +22,30 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge_nlu.domain.home import Home
 from edge_nlu.domain.live_home import EntityUpdate, LiveHome
+from edge_nlu.domain.result import ErrorInfo, Result
 from edge_nlu.errors import ConfigError, EdgeNLUError, ErrorCode
 from edge_nlu.pipeline import EdgeNLU
+from edge_nlu.service.adapters import registry
 from edge_nlu.service.adapters.base import Adapter, AdapterError, CapReached
 from edge_nlu.service.config import ServeSettings
 from edge_nlu.service.hermes import (
+    HermesCodec,
     HermesQuery,
     QueryError,
     SessionHistory,
     build_context,
-    hermes_reply,
-    history_turn,
-    not_recognized,
+    next_turn,
     parse_query,
 )
 from edge_nlu.service.mqtt import MqttLink
 from edge_nlu.service.routes import TopicRoutes
+
+if TYPE_CHECKING:  # imported when learning is configured (the engine's numeric stack is not needed otherwise)
+    from edge_nlu.service.learning import LearningBridge
 
 log = logging.getLogger("edge_nlu.service.app")
 
@@ -97,7 +100,8 @@ class Service:
         self.query_topic = f"{t.hermes}/nlu/query"
         self.session_ended_topic = f"{t.hermes}/dialogueManager/sessionEnded"
         self.status_topic = f"{t.edge_nlu}/status"
-        self.learning: Any = None
+        self.codec = HermesCodec(hermes=t.hermes, edge_nlu=t.edge_nlu, min_confidence=settings.min_confidence)
+        self.learning: LearningBridge | None = None
         if settings.learning is not None:
             from edge_nlu.service.learning import LearningBridge
 
@@ -240,7 +244,7 @@ class Service:
             self._queries.put_nowait(pending)
         except queue.Full:
             self._count("overloaded")
-            self._reject(payload, "the service is overloaded; try again", "overloaded")
+            self._reject(payload, "the service is overloaded; try again", ErrorCode.OVERLOADED)
 
     # --- ingest thread ---------------------------------------------------------------------
 
@@ -363,20 +367,21 @@ class Service:
             self._log_once(f"<area:{q.site_id}>", "site %s: area %r is not in the home; answering without it",
                            q.site_id, area)
             del ctx["area"]
-        if self.learning is not None:
+        learning = self.learning
+        if learning is not None:
             site = s.sites.get(q.site_id)
             try:
-                result = self.learning.handle(q, ctx, home, q.user or (site.user if site else None))
+                result = learning.handle_result(q, ctx, home, q.user or (site.user if site else None))
             except Exception:  # a learning fault must not cost the answer: plain parsing for this one
                 self._learning_failed("query")
-                result = self.nlu.parse(q.input, ctx, q.id, home=home)
+                result = self.nlu.parse_result(q.input, ctx, q.id, home=home)
         else:
-            result = self.nlu.parse(q.input, ctx, q.id, home=home)
-        self.history.record(q.site_id, q.session_id, history_turn(result), now)
+            result = self.nlu.parse_result(q.input, ctx, q.id, home=home)
+        self.history.record(q.site_id, q.session_id, next_turn(result), now)
         self._publish_answer(q, result)
         self._count("answered")
-        if self.learning is not None:
-            for topic, payload in self.learning.questions():
+        if learning is not None:
+            for topic, payload in learning.questions():
                 self.link.publish(topic, payload)
 
     def _learning_failed(self, where: str) -> None:
@@ -388,30 +393,35 @@ class Service:
                       "counted in learning_errors)", where, exc_info=True)
 
     def _learning_event(self, item: _Event) -> None:
+        learning = self.learning
+        if learning is None:
+            return
         try:
-            refused = self.learning.on_event(item.topic, item.payload, item.arrival)
+            refused = learning.on_event(item.topic, item.payload, item.arrival)
         except Exception:
             self._learning_failed("feedback message")
             return
         if refused is not None:
             self._count("rejected")
             self._log_once(f"<learn:{item.topic}>", "ignored a message on %s: %s", item.topic, refused)
-        for topic, payload in self.learning.questions():
+        for topic, payload in learning.questions():
             self.link.publish(topic, payload)
 
     def _learn_loop(self) -> None:
+        learning = self.learning
+        if learning is None:
+            return
         while not self._stop.wait(1.0):
             try:
-                self.learning.tick()
+                learning.tick()
             except Exception:
                 self._learning_failed("reload or learning run")
 
-    def _publish_answer(self, q: HermesQuery, result: dict[str, Any]) -> None:
-        topic, payload = hermes_reply(q, result, self.settings.min_confidence, self.settings.topics.hermes)
-        self.link.publish(topic, payload)
-        self.link.publish(f"{self.settings.topics.edge_nlu}/result/{q.site_id}", result)
+    def _publish_answer(self, q: HermesQuery, result: Result) -> None:
+        for topic, data in self.codec.answer(q, result):
+            self.link.publish(topic, data)
 
-    def _reject(self, payload: bytes, message: str, code: str, partial: dict[str, Any] | None = None) -> None:
+    def _reject(self, payload: bytes, message: str, code: ErrorCode, partial: dict[str, Any] | None = None) -> None:
         """Answer a query that cannot be parsed (or not now), when we can tell who asked."""
         if partial is None:
             try:
@@ -419,14 +429,8 @@ class Service:
                 partial = {"siteId": q.site_id, "id": q.id, "sessionId": q.session_id, "input": q.input}
             except QueryError as exc:
                 partial = exc.partial
-        site = partial.get("siteId")
-        if not isinstance(site, str) or not site:
-            return
-        topic, hermes = not_recognized(partial, message, self.settings.topics.hermes)
-        self.link.publish(topic, hermes)
-        result = {"id": partial.get("id"), "text": partial.get("input", ""), "rewrite": None, "nlu": None,
-                  "action": None, "response": None, "error": {"code": code, "message": message}}
-        self.link.publish(f"{self.settings.topics.edge_nlu}/result/{site}", result)
+        for topic, data in self.codec.refusal(partial, ErrorInfo(code, message)):
+            self.link.publish(topic, data)
 
     def _stats_loop(self) -> None:
         interval = self.settings.stats_interval_s
@@ -468,14 +472,9 @@ class Service:
 
 
 def build_adapters(settings: ServeSettings) -> list[Adapter]:
-    """The configured adapters, from the registry (imported lazily: it is optional until configured)."""
+    """The configured adapters, from the registry."""
     if not settings.adapters:
         return []
-    try:
-        registry: Any = importlib.import_module("edge_nlu.service.adapters.registry")
-    except ImportError as exc:
-        raise ConfigError(f"adapters {', '.join(settings.adapters)} are configured but the adapter registry "
-                          f"cannot be imported: {exc}", ErrorCode.ADAPTERS_UNAVAILABLE) from exc
     try:
         return list(registry.build_adapters(list(settings.adapters), settings.adapter_options))
     except EdgeNLUError:

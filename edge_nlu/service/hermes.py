@@ -1,7 +1,8 @@
-"""The Hermes side of the live service (contract section 5), as pure functions.
+"""The Hermes side of the live service (contract section 5): a codec, as pure functions.
 
-Payload in -> typed query -> request context; result out -> Hermes intent payload. Nothing
-here touches the network, so the mapping is tested without a broker.
+Bytes in -> typed query -> request context; a `Result` and plain values (topic prefixes, the
+confidence threshold) out -> (topic, bytes) to publish. Nothing here touches the network or
+reads the service's configuration, so the mapping is tested without a broker.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from edge_nlu.domain.home import norm
+from edge_nlu.domain.result import ErrorInfo, Result, Slot
 from edge_nlu.errors import ErrorCode, InvalidInputError
 from edge_nlu.sanitize import MQTT_UNSAFE, clean_text
-from edge_nlu.service.config import SiteSettings
 
 MAX_ID_CHARS = 256
 # What cannot be one topic level: separators, wildcards, and what MQTT forbids in any topic (a
@@ -158,15 +159,31 @@ class SessionHistory:
         return len(self._data)
 
 
-def build_context(query: HermesQuery, site: SiteSettings | None, history: list[dict[str, Any]],
+class SiteInfo(Protocol):
+    """What a query's context takes from the satellite's configuration (the service's `SiteSettings`)."""
+
+    @property
+    def area(self) -> str | None:
+        """Area the satellite is in."""
+
+    @property
+    def has_screen(self) -> bool | None:
+        """Whether it can show video."""
+
+    @property
+    def user(self) -> str | None:
+        """Speaker to assume when a query names none."""
+
+
+def build_context(query: HermesQuery, site: SiteInfo | None, history: list[dict[str, Any]],
                   arrival: str) -> dict[str, Any]:
     """The contract's request context for a query: the site's area and screen, the speaker, the time, history."""
-    site = site or SiteSettings()
-    ctx: dict[str, Any] = {"satellite": {"id": query.site_id, "has_screen": site.has_screen},
+    area, has_screen, site_user = (site.area, site.has_screen, site.user) if site is not None else (None, None, None)
+    ctx: dict[str, Any] = {"satellite": {"id": query.site_id, "has_screen": has_screen},
                            "time": query.time or arrival}
-    if site.area is not None:
-        ctx["area"] = site.area
-    user = query.user or site.user
+    if area is not None:
+        ctx["area"] = area
+    user = query.user or site_user
     if user is not None:
         ctx["user"] = user
     if history:
@@ -174,23 +191,21 @@ def build_context(query: HermesQuery, site: SiteSettings | None, history: list[d
     return ctx
 
 
-def history_turn(result: dict[str, Any]) -> dict[str, Any] | None:
-    """What the next turn needs to know about this one: only turns that did something to the home."""
-    action = result.get("action")
-    if result.get("error") or not isinstance(action, dict) or not action.get("intent"):
+def next_turn(result: Result) -> dict[str, Any] | None:
+    """What the next turn needs to know about this one (a context history entry): only turns that did
+    something to the home."""
+    action = result.action
+    if result.error is not None or action is None or not action.intent:
         return None
-    return {"text": result.get("text", ""),
-            "action": {"intent": action["intent"], "targets": list(action.get("targets") or []),
-                       "slots": dict(action.get("slots") or {})}}
+    return {"text": result.text,
+            "action": {"intent": action.intent, "targets": list(action.targets), "slots": dict(action.slots)}}
 
 
-def intent_name(result: dict[str, Any]) -> str | None:
+def intent_name(result: Result) -> str | None:
     """The action's Home Assistant intent when there is one, else the model's intent."""
-    action = result.get("action") or {}
-    if action.get("intent"):
-        return str(action["intent"])
-    nlu = result.get("nlu") or {}
-    return str(nlu["intent"]) if nlu.get("intent") else None
+    if result.action is not None and result.action.intent:
+        return str(result.action.intent)
+    return str(result.nlu.intent) if result.nlu is not None and result.nlu.intent else None
 
 
 def topic_safe(name: str) -> str:
@@ -198,24 +213,23 @@ def topic_safe(name: str) -> str:
     return _TOPIC_UNSAFE.sub("_", name) or "_"
 
 
-def hermes_reply(query: HermesQuery, result: dict[str, Any], min_confidence: float = 0.0,
+def intent_reply(query: HermesQuery, result: Result, min_confidence: float = 0.0,
                  prefix: str = "hermes") -> tuple[str, dict[str, Any]]:
     """(topic, payload): `<prefix>/intent/<intentName>` when recognized, else `<prefix>/nlu/intentNotRecognized`."""
     name = intent_name(result)
-    confidence = float((result.get("nlu") or {}).get("confidence") or 0.0)
     reason = None
-    if result.get("error"):
+    if result.error is not None:
         reason = "error"
     elif name is None:
         reason = "no_intent"
-    elif confidence < min_confidence:
+    elif not result.recognized(min_confidence):
         reason = "low_confidence"
     elif query.intent_filter is not None and name not in query.intent_filter:
         reason = "filtered"
     payload: dict[str, Any] = {
-        "input": result.get("text") or query.input, "rawInput": query.input, "id": query.id,
+        "input": result.text or query.input, "rawInput": query.input, "id": query.id,
         "siteId": query.site_id, "sessionId": query.session_id, "customData": query.custom_data,
-        "intent": {"intentName": name, "confidenceScore": confidence},
+        "intent": {"intentName": name, "confidenceScore": result.confidence},
         "slots": [] if reason else hermes_slots(result),
     }
     if reason:
@@ -233,46 +247,91 @@ def not_recognized(partial: dict[str, Any], message: str, prefix: str = "hermes"
     }
 
 
-def hermes_slots(result: dict[str, Any]) -> list[dict[str, Any]]:
+def encode(payload: dict[str, Any]) -> bytes:
+    """A JSON payload as published: UTF-8, non-ASCII characters as themselves."""
+    return json.dumps(payload, ensure_ascii=False).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class HermesCodec:
+    """Results out as the messages to publish, given the plain values the service was configured with."""
+
+    hermes: str = "hermes"
+    """Hermes topic prefix."""
+    edge_nlu: str = "edge-nlu"
+    """Prefix of edge-nlu's own topics (the full result per satellite)."""
+    min_confidence: float = 0.0
+    """Below this model confidence a query is answered intentNotRecognized."""
+
+    def answer(self, query: HermesQuery, result: Result) -> list[tuple[str, bytes]]:
+        """The Hermes answer (an intent or intentNotRecognized), then the full result on
+        `<edge_nlu>/result/<siteId>`."""
+        topic, payload = intent_reply(query, result, self.min_confidence, self.hermes)
+        return [(topic, encode(payload)), (f"{self.edge_nlu}/result/{query.site_id}", encode(result.to_dict()))]
+
+    def refusal(self, partial: dict[str, Any], error: ErrorInfo) -> list[tuple[str, bytes]]:
+        """The answers to a query that is not answered (unreadable, or no room for it): intentNotRecognized and
+        a result with the error, when what could be read names the satellite that asked; else none."""
+        site = partial.get("siteId")
+        if not isinstance(site, str) or not site:
+            return []
+        topic, payload = not_recognized(partial, error.message, self.hermes)
+        result = Result(id=partial.get("id"), text=partial.get("input", ""), error=error)
+        return [(topic, encode(payload)), (f"{self.edge_nlu}/result/{site}", encode(result.to_dict()))]
+
+
+def hermes_slots(result: Result) -> list[dict[str, Any]]:
     """Home Assistant slots when there is an action (with the span they came from, when one matches),
     else the model's slots."""
-    nlu = result.get("nlu") or {}
-    confidence = float(nlu.get("confidence") or 0.0)
-    spans = [s for s in nlu.get("slots") or [] if isinstance(s, dict)]
-    action = result.get("action") or {}
-    if not action.get("intent"):
-        return [_slot(str(s["type"]), str(s["type"]), s["value"], s["value"], s, confidence) for s in spans]
+    spans = list(result.nlu.slots) if result.nlu is not None else []
+    confidence = result.confidence
+    action = result.action
+    if action is None or not action.intent:
+        return [_slot(s.type, s.type, s.value, s.value, s, confidence) for s in spans]
     out = []
-    for name, value in (action.get("slots") or {}).items():
+    for name, value in action.slots.items():
         span = _matching_span(value, spans)
-        raw = span["value"] if span else (value if isinstance(value, str) else json.dumps(value))
+        raw = span.value if span else (value if isinstance(value, str) else json.dumps(value))
         out.append(_slot(str(name), str(name), raw, value, span, confidence))
     return out
 
 
-def _matching_span(value: Any, spans: list[dict[str, Any]]) -> dict[str, Any] | None:
+# -- the result in its wire form: for callers that hold the contract's dict (benchmarks/fuzz.py) -----------
+
+def hermes_reply(query: HermesQuery, result: dict[str, Any], min_confidence: float = 0.0,
+                 prefix: str = "hermes") -> tuple[str, dict[str, Any]]:
+    """`intent_reply` for a result dict."""
+    return intent_reply(query, Result.from_dict(result), min_confidence, prefix)
+
+
+def history_turn(result: dict[str, Any]) -> dict[str, Any] | None:
+    """`next_turn` for a result dict."""
+    return next_turn(Result.from_dict(result))
+
+
+def _matching_span(value: Any, spans: list[Slot]) -> Slot | None:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         return None
     want = norm(str(value))
     if not want:
         return None
     for s in spans:
-        got = norm(str(s.get("value", "")))
+        got = norm(s.value)
         if got and (got == want or want in got or got in want):
             return s
     if isinstance(value, (int, float)):
         for s in spans:
-            if re.search(rf"(?<!\d){re.escape(str(value))}(?!\d)", str(s.get("value", ""))):
+            if re.search(rf"(?<!\d){re.escape(str(value))}(?!\d)", s.value):
                 return s
     return None
 
 
-def _slot(entity: str, slot_name: str, raw: Any, value: Any, span: dict[str, Any] | None,
+def _slot(entity: str, slot_name: str, raw: Any, value: Any, span: Slot | None,
           confidence: float) -> dict[str, Any]:
     number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     return {
         "entity": entity, "slotName": slot_name, "rawValue": str(raw),
         "value": {"kind": "Number" if number else "Custom", "value": value},
-        "range": {"start": int(span["start"]), "end": int(span["end"])} if span else None,
+        "range": {"start": span.start, "end": span.end} if span else None,
         "confidenceScore": confidence,
     }

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from edge_nlu.domain.home import Home
-from edge_nlu.learn.engine import SelfLearning
+from edge_nlu.domain.result import Result
+from edge_nlu.learn.engine import Parser, SelfLearning
 from edge_nlu.learn.settings import LearnSettings
 from edge_nlu.learn.store import InteractionStore
-from edge_nlu.pipeline import EdgeNLU
 from edge_nlu.sanitize import loads
 from edge_nlu.service.hermes import HermesQuery
 
@@ -46,7 +46,7 @@ def request_ts(when: str | None) -> float:
 class LearningBridge:
     """Owns the store and the `SelfLearning` engine for one running service."""
 
-    def __init__(self, settings: LearnSettings, nlu: EdgeNLU, hermes: str, edge_nlu: str) -> None:
+    def __init__(self, settings: LearnSettings, nlu: Parser, hermes: str, edge_nlu: str) -> None:
         self.settings = settings
         # resilient: a corrupt, read-only, full or deleted store degrades learning, never the answers
         self.store = InteractionStore(Path(settings.store), retention_days=settings.retention_days, resilient=True)
@@ -130,6 +130,11 @@ class LearningBridge:
 
     # -- queries -----------------------------------------------------------------------------------
     def handle(self, q: HermesQuery, ctx: dict[str, Any], home: Home, user: str | None) -> dict[str, Any]:
+        """`handle_result` as the contract's result dict."""
+        return self.handle_result(q, ctx, home, user).to_dict()
+
+    def handle_result(self, q: HermesQuery, ctx: dict[str, Any], home: Home, user: str | None) -> Result:
+        """Answer a query through the learning engine, marking a barge-in when it cut an answer off."""
         ts = self.engine.clamp_ts(request_ts(q.time))
         speaking = self._speaking.pop(q.site_id, None)
         if speaking is not None and time.monotonic() - speaking[2] <= SPEAKING_TTL_S:
@@ -139,8 +144,8 @@ class LearningBridge:
             self.engine.site_users[q.site_id] = user  # the configured default user of this site
         if q.id is not None and self.engine.site_allowed(q.site_id):
             _put(self._answered, q.id, time.monotonic())
-        return self.engine.handle(q.input, site=q.site_id, session=q.session_id, user=user, ts=ts,
-                                  query_id=q.id, context=ctx, home=home)
+        return self.engine.handle_result(q.input, site=q.site_id, session=q.session_id, user=user, ts=ts,
+                                         query_id=q.id, context=ctx, home=home)
 
     def questions(self) -> list[tuple[str, dict[str, Any]]]:
         """Teachable moments to ask over Hermes TTS."""

@@ -248,9 +248,9 @@ class MqttLink:
 
     # --- outgoing ----------------------------------------------------------------------------
 
-    def publish(self, topic: str, payload: dict[str, Any] | str, qos: int = 1, retain: bool = False) -> bool:
+    def publish(self, topic: str, payload: dict[str, Any] | str | bytes, qos: int = 1, retain: bool = False) -> bool:
         """Queue a message; QoS 1 messages survive a reconnect. False when paho's queue is full."""
-        data = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
+        data = payload if isinstance(payload, (str, bytes)) else json.dumps(payload, ensure_ascii=False)
         info = self.client.publish(topic, data, qos=qos, retain=retain)
         if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
             log.warning("outgoing queue full; dropped a message on %s", topic)
