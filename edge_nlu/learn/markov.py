@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from edge_nlu.errors import ErrorCode
 from edge_nlu.learn.types import LearnedRewrite, StoredTurn, normalize
 
 FAILURE = "<failure>"
@@ -85,7 +84,7 @@ class MinerSettings:
         unknown = set(d) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown miner settings: {sorted(unknown)}")
-        ints = ("min_support", ErrorCode.MAX_COMPONENT)
+        ints = ("min_support", "max_component")
         kwargs: dict[str, Any] = {k: int(v) if k in ints else float(v) for k, v in d.items()}
         return cls(**kwargs)
 
