@@ -45,6 +45,30 @@ def test_round_trip(obj: object) -> None:
     json.dumps(obj.to_dict())  # type: ignore[attr-defined]
 
 
+def test_a_result_carries_the_confidence_its_dict_reports() -> None:
+    """Decisions taken on the object (thresholds, the learning guard) are those a reader of the dict takes."""
+    r = Result("r1", "x", nlu=NLU("a", 0.123456789), action=Action("HassTurnOn", {}, ("light.a",)))
+    assert r.confidence == 0.1235 == r.to_dict()["nlu"]["confidence"]
+    assert Result.from_dict(r.to_dict()) == r
+    assert Result("r", "x").confidence == 0.0
+
+
+@pytest.mark.parametrize(
+    ("result", "recognized", "succeeded"),
+    [
+        (Result("r", "x", nlu=NLU("a", 0.9), action=Action("HassTurnOn", {}, ("light.a",))), True, True),
+        (Result("r", "x", nlu=NLU("a", 0.9), action=Action("HassGetState"), response="It is on."), True, True),
+        (Result("r", "x", nlu=NLU("a", 0.9), action=Action("HassTurnOn")), True, False),  # found nothing to act on
+        (Result("r", "x", nlu=NLU("a", 0.9)), True, False),  # not about the home
+        (Result("r", "x", nlu=NLU("a", 0.4), action=Action("HassTurnOn", {}, ("light.a",))), False, False),
+        (Result("r", "x", error=ErrorInfo("empty_text", "text is empty")), False, False),
+    ],
+)
+def test_recognized_and_succeeded(result: Result, recognized: bool, succeeded: bool) -> None:
+    assert result.recognized(0.5) is recognized and result.succeeded(0.5) is succeeded
+    assert result.recognized(0.4) == (result.error is None)
+
+
 def test_home_round_trip(home: Home) -> None:
     assert Home.from_dict(home.to_dict()).to_dict() == home.to_dict()
 
