@@ -8,24 +8,25 @@ import os
 import struct
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from edge_nlu_tools.bench.macs import count_macs, formula
 from edge_nlu_tools.bench.main import BenchOptions, run
-from edge_nlu_tools.bench.plot import draw, png_bytes
+from edge_nlu_tools.bench.plot import P50, P99, figure
 from tests.conftest import ROOT, SHIPPED
 
 STAGES = ("prepare", "tokenize", "model", "decode", "resolve", "parse")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def bench(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "edge_nlu.cli", "bench", *args], capture_output=True, text=True,
+def bench(*args: str, timeout: int = 600, without_matplotlib: bool = False) -> subprocess.CompletedProcess[str]:
+    # sys.modules[name] = None makes `import name` fail: the bench as on a machine without the bench extra
+    block = "import sys; sys.modules['matplotlib'] = None; " if without_matplotlib else "import sys; "
+    code = block + "from edge_nlu.cli.main import main; sys.exit(main(sys.argv[1:]))"
+    return subprocess.run([sys.executable, "-c", code, "bench", *args], capture_output=True, text=True,
                           cwd=ROOT, timeout=timeout)
 
 
@@ -54,11 +55,13 @@ def check_report(r: dict[str, Any], n: int) -> None:
 
 
 def check_png(path: Path) -> None:
+    """A PNG of the chart's size (header), that matplotlib's reader decodes to that many pixels."""
+    from matplotlib.image import imread
+
     data = path.read_bytes()
     assert data.startswith(PNG_SIGNATURE)
-    assert 1_000 < len(data) < 5_000_000
-    w, h = struct.unpack(">II", data[16:24])
-    assert 100 < w < 4000 and 100 < h < 4000
+    assert struct.unpack(">II", data[16:24]) == (800, 420)
+    assert imread(path).shape[:2] == (420, 800)
 
 
 def test_cli_bench_writes_table_json_and_png(tmp_path: Path) -> None:
@@ -69,6 +72,15 @@ def test_cli_bench_writes_table_json_and_png(tmp_path: Path) -> None:
     check_report(report, 30)
     assert report["baselines"] == [] and report["baselines_skipped"] == "--no-baselines"
     check_png(tmp_path / "bench.png")
+    assert f"wrote {tmp_path / 'bench.json'} and {tmp_path / 'bench.png'} (matplotlib)" in p.stdout
+
+
+def test_without_matplotlib_the_bench_writes_json_and_says_how_to_plot(tmp_path: Path) -> None:
+    p = bench("--n", "5", "--no-baselines", "--out", str(tmp_path), without_matplotlib=True)
+    assert p.returncode == 0, p.stderr
+    check_report(json.loads((tmp_path / "bench.json").read_text()), 5)
+    assert not (tmp_path / "bench.png").exists()
+    assert "bench.png needs matplotlib: pip install ./tools[bench]" in p.stdout
 
 
 def test_api_with_pi_class_child() -> None:
@@ -116,13 +128,17 @@ def test_mac_formula_matches_the_graph() -> None:
     assert formula(1, 2, 8, 3)[0] == 180
 
 
-def test_png_encoder_round_trip() -> None:
-    img = draw([("model", 1.0, 2.0), ("resolve", 0.004, 1.5)], "title")
-    data = png_bytes(img)
-    assert data.startswith(PNG_SIGNATURE)
-    w, h, depth, color = struct.unpack(">IIBB", data[16:26])
-    assert (w, h, depth, color) == (img.shape[1], img.shape[0], 8, 2)
-    idat = data[data.index(b"IDAT") + 4: data.index(b"IEND") - 8]
-    raw = np.frombuffer(zlib.decompress(idat), dtype=np.uint8).reshape(h, 1 + 3 * w)
-    assert (raw[:, 0] == 0).all()
-    assert (raw[:, 1:].reshape(h, w, 3) == img).all()
+def test_chart_shows_p50_and_p99_bars_per_stage(tmp_path: Path) -> None:
+    from matplotlib.colors import to_rgb
+    from matplotlib.image import imread
+
+    fig = figure([("model", 1.0, 2.0), ("resolve", 0.004, 1.5)], "edge-nlu bench, 1 thread")
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log" and ax.get_title() == "edge-nlu bench, 1 thread"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["model", "resolve"]
+    heights = {c.get_label(): [bar.get_height() for bar in c] for c in ax.containers}
+    assert heights == {"p50": [1.0, 0.004], "p99": [2.0, 1.5]}
+    fig.savefig(tmp_path / "chart.png")
+    pixels = imread(tmp_path / "chart.png")[..., :3].reshape(-1, 3)
+    for colour in (P50, P99):  # both series are drawn
+        assert (abs(pixels - to_rgb(colour)).max(axis=1) < 0.02).sum() > 500

@@ -28,7 +28,7 @@ from edge_nlu.pipeline import EdgeNLU
 from edge_nlu.settings import RuntimeSettings
 from edge_nlu_tools.bench import baseline
 from edge_nlu_tools.bench.macs import Macs, count_macs
-from edge_nlu_tools.bench.plot import format_table, write_png
+from edge_nlu_tools.bench.plot import INSTALL_HINT, format_table, write_png
 from edge_nlu_tools.bench.stages import (
     FULL,
     WARMUP,
@@ -345,11 +345,13 @@ def run(opts: BenchOptions) -> BenchReport:
 
 
 def main(opts: BenchOptions) -> int:
-    """Run, print the table, write bench.json and bench.png into `opts.out_dir`."""
+    """Run, print the table, write bench.json and (with matplotlib) bench.png into `opts.out_dir`."""
     report = run(opts)
     print(format_table(report))
     opts.out_dir.mkdir(parents=True, exist_ok=True)
     (opts.out_dir / "bench.json").write_text(json.dumps(report.to_dict(), indent=1) + "\n", encoding="utf-8")
-    how = write_png(report, opts.out_dir / "bench.png")
-    print(f"wrote {opts.out_dir / 'bench.json'} and {opts.out_dir / 'bench.png'} ({how})")
+    if write_png(report, opts.out_dir / "bench.png"):
+        print(f"wrote {opts.out_dir / 'bench.json'} and {opts.out_dir / 'bench.png'} (matplotlib)")
+    else:
+        print(f"wrote {opts.out_dir / 'bench.json'}; bench.png needs matplotlib: {INSTALL_HINT}")
     return 0
