@@ -1,33 +1,36 @@
-"""A real Mosquitto for tests: free loopback port, generated config, stop/kill/restart on the same port,
-an optional TLS listener with a self-made CA and password auth; and a probe client that records messages."""
+"""A real Mosquitto for tests (the tools' launcher: free loopback port, generated config, stop/kill/restart
+on the same port), installed with apt-get when missing, with a self-made CA for its TLS listener; and a
+probe client that records messages."""
 
 from __future__ import annotations
 
 import json
 import shutil
-import signal
-import socket
 import ssl
 import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edge_nlu_tools.broker import Mosquitto, TLSFiles, find_mosquitto, free_port
+
+__all__ = ["PASSWORD", "USER", "Mosquitto", "Probe", "TLSFiles", "find_or_install_mosquitto", "free_port",
+           "make_tls", "retained_status", "until"]
+
 USER, PASSWORD = "edge", "s3cret-pass"
 
 
 def find_or_install_mosquitto() -> tuple[str | None, str]:
     """(path to mosquitto, reason if missing); installs it with apt-get when it is not there."""
-    for cand in (shutil.which("mosquitto"), "/usr/sbin/mosquitto"):
-        if cand and Path(cand).is_file():
-            return cand, ""
+    found = find_mosquitto()
+    if found:
+        return found, ""
     if shutil.which("apt-get"):
         env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
         proc = subprocess.run(["apt-get", "install", "-y", "mosquitto"], capture_output=True, text=True,
@@ -36,26 +39,11 @@ def find_or_install_mosquitto() -> tuple[str | None, str]:
             subprocess.run(["apt-get", "update"], capture_output=True, timeout=300, env=env)
             proc = subprocess.run(["apt-get", "install", "-y", "mosquitto"], capture_output=True, text=True,
                                   timeout=300, env=env)
-        for cand in (shutil.which("mosquitto"), "/usr/sbin/mosquitto"):
-            if cand and Path(cand).is_file():
-                return cand, ""
+        found = find_mosquitto()
+        if found:
+            return found, ""
         return None, f"mosquitto is not installed and apt-get failed: {proc.stderr[-500:]}"
     return None, "mosquitto is not installed and there is no apt-get"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass(frozen=True)
-class TLSFiles:
-    """A self-made CA and a server certificate for 127.0.0.1 / localhost."""
-
-    ca: Path
-    cert: Path
-    key: Path
 
 
 def make_tls(workdir: Path) -> TLSFiles:
@@ -77,98 +65,6 @@ def make_tls(workdir: Path) -> TLSFiles:
     ):
         subprocess.run(cmd, check=True, capture_output=True, timeout=30)
     return TLSFiles(ca=ca, cert=cert, key=key)
-
-
-class Mosquitto:
-    """One broker process on a fixed loopback port; `restart()` comes back on the same port."""
-
-    def __init__(self, binary: str, workdir: Path, tls: TLSFiles | None = None,
-                 passwords: dict[str, str] | None = None, persistence: bool = False) -> None:
-        self.binary = binary
-        self.workdir = workdir
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.tls = tls
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._started_once = False
-        lines = [f"listener {self.port} 127.0.0.1", "set_tcp_nodelay true", "user root",
-                 f"persistence {'true' if persistence else 'false'}", f"persistence_location {workdir}/",
-                 "log_type error", "log_type warning", "log_type notice"]
-        if tls is not None:
-            lines += [f"cafile {tls.ca}", f"certfile {tls.cert}", f"keyfile {tls.key}"]
-        if passwords:
-            pw = workdir / "passwd"
-            pw.write_text("")
-            tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
-            for user, password in passwords.items():
-                subprocess.run([tool, "-b", str(pw), user, password], check=True, capture_output=True, timeout=30)
-            pw.chmod(0o600)
-            lines += [f"password_file {pw}", "allow_anonymous false"]
-        else:
-            lines.append("allow_anonymous true")
-        self.log = workdir / "mosquitto.log"
-        # the broker writes (and flushes) its own log, so start() can see "running" for this port
-        self._lines = [*lines, "log_type information", f"log_dest file {self.log}"]
-        self.conf = workdir / "mosquitto.conf"
-        self._write_conf()
-
-    def _write_conf(self) -> None:
-        self._lines[0] = f"listener {self.port} 127.0.0.1"
-        self.conf.write_text("\n".join(self._lines) + "\n")
-
-    @property
-    def uri(self) -> str:
-        return f"{'mqtts' if self.tls else 'mqtt'}://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 30.0, retries: int = 5) -> None:
-        """Start and wait until *this* process listens. A free port can be taken by another test run
-        between `free_port()` and the bind (two suites side by side): then a first start moves to a
-        new port, and a connect alone could reach the other run's broker, so the log decides."""
-        for attempt in range(retries + 1):
-            offset = self.log.stat().st_size if self.log.exists() else 0
-            with self.log.open("ab") as log:
-                self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=log, stderr=log)
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                text = self.log.read_bytes()[offset:].decode("utf-8", "replace")
-                if self.proc.poll() is not None:
-                    if "Address already in use" in text and attempt < retries and not self._started_once:
-                        self.port = free_port()
-                        self._write_conf()
-                        break
-                    raise RuntimeError(f"mosquitto exited: {text[-2000:]}")
-                if " running" in text:
-                    try:
-                        with socket.create_connection(("127.0.0.1", self.port), timeout=1.0):
-                            self._started_once = True
-                            return
-                    except OSError:
-                        pass
-                time.sleep(0.02)
-            else:
-                self.stop(signal.SIGKILL)
-                raise RuntimeError(f"mosquitto did not listen on {self.port}: {self.log.read_text()[-2000:]}")
-        raise RuntimeError(f"mosquitto found no free port in {retries + 1} tries")
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
-
-    def kill(self) -> None:
-        """SIGKILL: the broker vanishes without closing anything cleanly."""
-        self.stop(signal.SIGKILL)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
 
 
 class Probe:

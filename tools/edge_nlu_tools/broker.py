@@ -1,22 +1,27 @@
-"""A throw-away MQTT broker on loopback for the demo and the benchmarks.
+"""Throw-away MQTT brokers on loopback, for the demo, the benchmarks and the tests.
 
-Mosquitto when it is installed (what a real hub runs), with a generated config: a free loopback
-port, anonymous access, no persistence and `set_tcp_nodelay true` (without it small request /
-answer packets wait on delayed ACKs, ~40 ms a round trip). Otherwise the embedded
-`minibroker`, so that `make demo` works on a machine with nothing but Python.
+`Mosquitto` is the one Mosquitto launcher: a generated config (a free loopback port, no
+persistence unless asked, `set_tcp_nodelay true`: without it small request / answer packets wait
+on delayed ACKs, ~40 ms a round trip), optionally a TLS listener and password auth; it waits for
+*its own* "running" log line, and moves to a new port when a picked one was taken in between.
+`LocalBroker` is what the demo and the benchmarks open: Mosquitto when it is installed (what a
+real hub runs), otherwise the embedded `minibroker`, so that `make demo` works on a machine with
+nothing but Python.
 
-Always used as a context manager: the broker process or thread and its temporary folder are
-gone when the block ends, whatever happened inside it.
+Always stopped in the end (`with`, or `stop()` / `close()` in a finally): the broker process or
+thread and its temporary folder are gone when the block ends, whatever happened inside it.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -40,26 +45,126 @@ def find_mosquitto() -> str | None:
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port free right now on `host` (the OS picks it)."""
+    """A port free right now on `host` (the OS picks it; someone else may take it before we bind)."""
     with socket.socket() as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
 
 
-def wait_port(host: str, port: int, timeout: float) -> bool:
-    """True once something accepts TCP connections on host:port, False after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host, port), timeout=0.2):
-                return True
-        except OSError:
-            time.sleep(0.02)
-    return False
+@dataclass(frozen=True)
+class TLSFiles:
+    """A CA and a server certificate for a TLS listener."""
+
+    ca: Path
+    """CA certificate (clients verify the server against it)."""
+    cert: Path
+    """Server certificate."""
+    key: Path
+    """Server private key."""
+
+
+class Mosquitto:
+    """One Mosquitto process on a loopback port; `restart()` comes back on the same port."""
+
+    host = "127.0.0.1"
+
+    def __init__(self, binary: str, workdir: Path, tls: TLSFiles | None = None,
+                 passwords: dict[str, str] | None = None, persistence: bool = False, port: int | None = None) -> None:
+        self.binary = binary
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port(self.host)
+        self.tls = tls
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._movable = port is None  # a port we picked may move once if it was taken; a given one never
+        self._started_once = False
+        self.log = workdir / "mosquitto.log"
+        # the broker writes (and flushes) its own log, so start() can see "running" for this process
+        self._lines = [f"listener {self.port} {self.host}", "set_tcp_nodelay true",
+                       f"persistence {'true' if persistence else 'false'}", f"persistence_location {workdir}/",
+                       "log_type error", "log_type warning", "log_type notice", "log_type information",
+                       f"log_dest file {self.log}"]
+        if os.geteuid() == 0:
+            self._lines.append("user root")  # else mosquitto drops to a `mosquitto` user that may not exist
+        if tls is not None:
+            self._lines += [f"cafile {tls.ca}", f"certfile {tls.cert}", f"keyfile {tls.key}"]
+        if passwords:
+            pw = workdir / "passwd"
+            pw.write_text("")
+            tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+            for user, password in passwords.items():
+                subprocess.run([tool, "-b", str(pw), user, password], check=True, capture_output=True, timeout=30)
+            pw.chmod(0o600)
+            self._lines += [f"password_file {pw}", "allow_anonymous false"]
+        else:
+            self._lines.append("allow_anonymous true")
+        self.conf = workdir / "mosquitto.conf"
+        self._write_conf()
+
+    def _write_conf(self) -> None:
+        self._lines[0] = f"listener {self.port} {self.host}"
+        self.conf.write_text("\n".join(self._lines) + "\n", encoding="utf-8")
+
+    @property
+    def uri(self) -> str:
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        """Process id while running."""
+        return self.proc.pid if self.proc is not None else None
+
+    def start(self, timeout: float = 30.0, retries: int = 5) -> None:
+        """Start and wait until *this* process listens. A free port can be taken by another program
+        between `free_port()` and the bind (two test suites side by side): then a first start moves to
+        a new port, and a connect alone could reach the other program's broker, so the log decides."""
+        for attempt in range(retries + 1):
+            offset = self.log.stat().st_size if self.log.exists() else 0
+            with self.log.open("ab") as log:
+                self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdin=subprocess.DEVNULL,  # noqa: S603
+                                             stdout=log, stderr=log)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                text = self.log.read_bytes()[offset:].decode("utf-8", "replace")
+                if self.proc.poll() is not None:
+                    self.proc = None
+                    if "Address already in use" in text and attempt < retries and self._movable \
+                            and not self._started_once:
+                        self.port = free_port(self.host)
+                        self._write_conf()
+                        break
+                    raise BrokerStartError(f"mosquitto exited: {text[-2000:]}")
+                if " running" in text:
+                    try:
+                        with socket.create_connection((self.host, self.port), timeout=1.0):
+                            self._started_once = True
+                            return
+                    except OSError:
+                        pass
+                time.sleep(0.02)
+            else:
+                self.stop(signal.SIGKILL)
+                raise BrokerStartError(f"mosquitto did not listen on {self.port} within {timeout} s: "
+                                       f"{self.log.read_text(errors='replace')[-2000:]}")
+        raise BrokerStartError(f"mosquitto found no free port in {retries + 1} tries")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 5.0) -> None:
+        """Send `sig` (SIGKILL after `timeout`) and reap; the port and folder stay for a restart."""
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            stop_process(proc, timeout, sig)
+
+    def kill(self) -> None:
+        """SIGKILL: the broker vanishes without closing anything cleanly."""
+        self.stop(signal.SIGKILL)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
 
 
 class LocalBroker:
-    """Mosquitto or the embedded broker on 127.0.0.1; `uri` is what clients use."""
+    """Mosquitto or the embedded broker on 127.0.0.1, in a temporary folder; `uri` is what clients use."""
 
     def __init__(self, kind: str = "auto", port: int | None = None, start_timeout_s: float = 10.0) -> None:
         if kind not in KINDS:
@@ -71,7 +176,7 @@ class LocalBroker:
         self.kind = "mosquitto" if self.binary else "embedded"
         self.port = port or 0
         self.start_timeout_s = start_timeout_s
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._mosquitto: Mosquitto | None = None
         self._embedded: MiniBroker | None = None
         self._dir: Path | None = None
 
@@ -82,10 +187,14 @@ class LocalBroker:
     @property
     def pid(self) -> int | None:
         """Process id of Mosquitto (None for the embedded broker or when stopped)."""
-        return self._proc.pid if self._proc is not None else None
+        return self._mosquitto.pid if self._mosquitto is not None else None
 
     def __enter__(self) -> LocalBroker:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
         return self
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
@@ -93,51 +202,23 @@ class LocalBroker:
 
     def start(self) -> None:
         """Start on `port` (a free one the first time); a restart keeps the port."""
-        if self._dir is None:
-            self._dir = Path(tempfile.mkdtemp(prefix="edge-nlu-broker-"))
         if self.binary is None:
             self._embedded = MiniBroker(self.host, self.port)
             self.port = self._embedded.start(self.start_timeout_s)
             return
-        tries = 1 if self.port else 3  # a picked free port can be taken in between: pick again
-        for _ in range(tries):
-            self.port = self.port or free_port(self.host)
-            if self._start_mosquitto():
-                return
-            self.port = 0 if tries > 1 else self.port
-        log = self._dir / "mosquitto.log"
-        tail = log.read_text(errors="replace")[-1500:] if log.is_file() else ""
-        raise BrokerStartError(f"mosquitto did not start on {self.host}:{self.port or '?'}: {tail}")
-
-    def _start_mosquitto(self) -> bool:
-        assert self._dir is not None and self.binary is not None
-        lines = [f"listener {self.port} {self.host}", "allow_anonymous true", "persistence false",
-                 "set_tcp_nodelay true", "log_dest stderr", "log_type error", "log_type warning"]
-        if os.geteuid() == 0:
-            lines.append("user root")  # else mosquitto drops to a `mosquitto` user that may not exist
-        conf = self._dir / "mosquitto.conf"
-        conf.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        with (self._dir / "mosquitto.log").open("ab") as log:
-            self._proc = subprocess.Popen([self.binary, "-c", str(conf)], stdin=subprocess.DEVNULL,  # noqa: S603
-                                          stdout=log, stderr=log)
-        deadline = time.monotonic() + self.start_timeout_s
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                self._proc = None
-                return False
-            if wait_port(self.host, self.port, 0.2):
-                return True
-        self.stop()
-        return False
+        if self._mosquitto is None:
+            self._dir = Path(tempfile.mkdtemp(prefix="edge-nlu-broker-"))
+            self._mosquitto = Mosquitto(self.binary, self._dir, port=self.port or None)
+        self._mosquitto.start(self.start_timeout_s)
+        self.port = self._mosquitto.port
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the broker (terminate, then kill); the port and folder stay for a restart."""
         if self._embedded is not None:
             self._embedded.stop(timeout)
             self._embedded = None
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            stop_process(proc, timeout)
+        if self._mosquitto is not None:
+            self._mosquitto.stop(timeout=timeout)
 
     def restart(self, down_s: float = 0.0) -> None:
         """Stop, stay down `down_s` seconds, start again on the same port (clients must reconnect)."""
@@ -150,15 +231,16 @@ class LocalBroker:
         try:
             self.stop()
         finally:
+            self._mosquitto = None
             if self._dir is not None:
                 shutil.rmtree(self._dir, ignore_errors=True)
                 self._dir = None
 
 
-def stop_process(proc: subprocess.Popen[bytes], timeout: float = 5.0) -> int | None:
-    """SIGTERM, wait up to `timeout`, then SIGKILL and reap; returns the exit code."""
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 5.0, sig: int = signal.SIGTERM) -> int | None:
+    """Send `sig` (SIGTERM: a clean exit), wait up to `timeout`, then SIGKILL and reap; returns the exit code."""
     if proc.poll() is None:
-        proc.terminate()
+        proc.send_signal(sig)
         try:
             return proc.wait(timeout)
         except subprocess.TimeoutExpired:
