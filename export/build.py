@@ -1,0 +1,231 @@
+"""The NLU model build (`python -m export build`): data -> teacher -> student -> int8 ONNX.
+
+Writes model.onnx, tokenizer.json, labels.json and manifest.json (file sha256s, training
+data hashes and the figures measured at build time) into the output directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from edge_nlu.domain.schema import ADDED_INTENTS, ADDED_SLOTS
+from edge_nlu.model.evaluate import evaluate, read_records
+from edge_nlu.model.runner import NLUModel
+
+from .common import (
+    DATA,
+    ROOT,
+    TEACHER,
+    dev_free_vocab,
+    file_entries,
+    hash_file,
+    load_exclusions,
+    log,
+    prepare,
+    teacher_dir,
+    write_json,
+    write_manifest,
+)
+from .dataset import bio_labels, encode, make_tokenizer, read_jsonl
+from .generate import generate, hwu_context
+from .homes import HomeBuilder, load_kinds
+from .model import from_pretrained, shrink
+from .onnx_export import export_int8, to_onnx
+from .quant_compare import compare, model_dir
+from .train import accuracy, fit, predict_logits, prune_vocab
+
+OUTPUTS = {"intent_logits": {0: "batch"}, "slot_logits": {0: "batch", 1: "seq"}}
+"""The joint model's graph outputs and their dynamic axes."""
+FILES = ("model.onnx", "tokenizer.json", "labels.json")
+"""The shipped files the manifest lists (besides itself)."""
+
+
+def build(args: argparse.Namespace) -> dict[str, Any]:
+    """The home recipe (HWU64 with home context + generated requests), or a plain corpus with `--train`."""
+    t_start = time.time()
+    out: Path = args.out
+    work = prepare(out, args.threads, "edge-nlu-build-")
+    rng = random.Random(args.seed)
+    q = args.quick
+
+    # 1. data ----------------------------------------------------------------------------------
+    corpus: Path | None = args.train
+    base_path = corpus or DATA / "hwu64" / "train.jsonl"
+    base = read_jsonl(base_path)
+    if q:
+        base = rng.sample(base, min(600, len(base)))
+    kinds = load_kinds()
+    gen: list[dict[str, Any]] = []
+    dropped = 0
+    if corpus is None:  # the home recipe: HWU64 with home context + generated home requests
+        builder = HomeBuilder(kinds, random.Random(args.seed + 1))
+        homes = [builder.build() for _ in range(50)]
+        for r in base:
+            r["context"] = hwu_context(rng.choice(homes), rng, r["intent"], r["text"])
+        gen, dropped = generate(300 if q else args.generated, args.seed, kinds, load_exclusions())
+    else:  # a plain corpus (e.g. SNIPS): its own labels, no context segment
+        for r in base:
+            r["context"] = ""
+    log.info("data: %d from %s + %d generated (%d generated texts dropped as dev-set twins)",
+             len(base), base_path.name, len(gen), dropped)
+    allx = base + gen
+    rng.shuffle(allx)
+    n_hold = max(50, len(allx) // 25)
+    hold, train = allx[:n_hold], allx[n_hold:]
+    intents = sorted({r["intent"] for r in allx})
+    slot_types = sorted({s["type"] for r in allx for s in r["slots"]})
+    tags = bio_labels(slot_types)
+    iid = {n: i for i, n in enumerate(intents)}
+    tid = {n: i for i, n in enumerate(tags)}
+
+    # 2. teacher -------------------------------------------------------------------------------
+    tdir = teacher_dir()
+    tok_t = make_tokenizer(tdir / "tokenizer.json")
+    enc_train = [encode(tok_t, r, iid, tid) for r in train]
+    enc_hold = [encode(tok_t, r, iid, tid) for r in hold]
+    teacher = from_pretrained(str(tdir), len(intents), len(tags))
+    teacher_key = _teacher_key(args, base_path, train, intents, tags)
+    cached = args.teacher_cache / f"teacher-{teacher_key}.pt" if args.teacher_cache else None
+    loaded = cached is not None and cached.is_file()
+    if cached is not None and loaded:
+        teacher.load_state_dict(torch.load(cached, map_location="cpu", weights_only=True))
+        log.info("teacher: loaded %s (same data, seed and epochs)", cached)
+    else:
+        teacher.bert.embeddings.word_embeddings.weight.requires_grad_(False)
+        fit(teacher, enc_train, epochs=args.teacher_epochs, lr=1e-4, batch=32, seed=args.seed,
+            desc="teacher", max_steps=15 if q else None)
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            torch.save(teacher.state_dict(), cached)
+            log.info("teacher: saved %s", cached)
+    teacher_hold = accuracy(teacher, enc_hold)
+    log.info("teacher holdout: %s", teacher_hold)
+
+    # 3. vocabulary pruning + student distillation ---------------------------------------------
+    used = {i for e in enc_train + enc_hold for i in e.ids}
+    extra = dev_free_vocab(tok_t)
+    keep = prune_vocab(tdir / "tokenizer.json", used | extra, out / "tokenizer.json")
+    tok_s = make_tokenizer(out / "tokenizer.json")
+    s_train = [encode(tok_s, r, iid, tid) for r in train]
+    s_hold = [encode(tok_s, r, iid, tid) for r in hold]
+    same = sum(len(a.ids) == len(b.ids) for a, b in zip(enc_train, s_train, strict=True))
+    log.info("vocabulary: %d -> %d pieces; %d/%d examples tokenize identically", len(
+        tok_t.get_vocab()), len(keep), same, len(s_train))
+    soft = predict_logits(teacher, enc_train)
+    soft.update({"T": 2.0, "alpha": 0.5})
+    for i, (a, b) in enumerate(zip(enc_train, s_train, strict=True)):
+        if len(a.ids) != len(b.ids):  # align by truncating/padding teacher tokens (rare)
+            soft["slots"][i] = _fit_len(soft["slots"][i], len(b.ids))
+    layers = [5] if q else args.student_layers
+    student = shrink(teacher, keep, layers, max_pos=128)
+    fit(student, s_train, epochs=args.student_epochs, lr=1.5e-4, batch=32, seed=args.seed + 2,
+        desc="student", soft=soft, max_steps=15 if q else None)
+    student_hold = accuracy(student, s_hold)
+    log.info("student holdout: %s", student_hold)
+
+    # 4. ONNX + int8 ---------------------------------------------------------------------------
+    int8 = export_int8(student, student.bert, out / "model.onnx", work, "student", OUTPUTS)
+    log.info("fusion: %s", int8.fusion)
+    sizes = {"fp32_bytes": int8.fp32_bytes, "int8_bytes": int8.int8_bytes}
+    scheme = (f"the intents and slot types of {base_path.parent.name}/{base_path.name}" if corpus
+              else "HWU64/SLURP scenario_action intents plus the project's home intents")
+    labels = {
+        "scheme": scheme,
+        "intents": [{"name": n, "description": ADDED_INTENTS.get(n, _describe(n))} for n in intents],
+        "slot_types": [{"name": n, "description": ADDED_SLOTS.get(n, n.replace("_", " "))} for n in slot_types],
+        "tags": tags,
+    }
+    write_json(out / "labels.json", labels, indent=1)
+    files = file_entries(out, FILES)
+    write_manifest(out, {"files": files}, indent=None)  # enough for NLUModel to load it for the figures
+    runtime = NLUModel(out)
+    hold_records = [{"text": r["text"], "intent": r["intent"], "slots": r["slots"]} for r in hold if not r["context"]]
+    figures: dict[str, Any] = {
+        "teacher_holdout": teacher_hold,
+        "student_holdout": student_hold,
+        "int8_holdout_no_context": evaluate(runtime, hold_records),
+        **sizes,
+    }
+    if args.dev and args.dev.exists():
+        dev = read_records(args.dev)
+        if q:
+            dev = dev[:200]
+        figures["dev"] = {"file": args.dev.name, **evaluate(runtime, dev)}
+        tdir_onnx = work / "teacher"
+        tdir_onnx.mkdir()
+        to_onnx(teacher, teacher.bert, tdir_onnx / "teacher_fp32.onnx", OUTPUTS)
+        tok_t.save(str(tdir_onnx / "tokenizer.json"))
+        tmodel = NLUModel(model_dir(tdir_onnx / "teacher_fp32.onnx", tdir_onnx / "tokenizer.json",
+                                    out / "labels.json", tdir_onnx / "dir", "teacher"))
+        figures["teacher_dev"] = {"file": args.dev.name, "precision": "fp32", **evaluate(tmodel, dev)}
+        figures["student_minus_teacher_points"] = {
+            k: round(100 * (figures["dev"][k] - figures["teacher_dev"][k]), 2) for k in ("intent_accuracy", "slot_f1")
+        }
+        log.info("dev %s: student int8 intent %.4f slot F1 %.4f | teacher fp32 intent %.4f slot F1 %.4f",
+                 args.dev.name, figures["dev"]["intent_accuracy"], figures["dev"]["slot_f1"],
+                 figures["teacher_dev"]["intent_accuracy"], figures["teacher_dev"]["slot_f1"])
+        calib = [(r["text"], r.get("context") or "") for r in rng.sample(train, min(200, len(train)))]
+        try:
+            figures["quantization"] = compare(work, out, calib, dev)
+        except Exception as exc:  # noqa: BLE001 - a comparison failure must not lose the build
+            log.warning("static QDQ comparison failed: %s", exc)
+            figures["quantization"] = {"error": str(exc)}
+    manifest = {
+        "name": out.name,
+        "format": 1,
+        "quick": q,
+        "files": files,
+        "teacher": {"source": TEACHER, "layers": 6,
+                    "hidden": 384, "epochs": args.teacher_epochs, "key": teacher_key,
+                    "from_cache": cached is not None and loaded},
+        "student": {"layers": len(layers), "from_teacher_layers": layers, "hidden": 384,
+                    "vocab": len(keep), "max_positions": 128, "epochs": args.student_epochs,
+                    "params": int(sum(p.numel() for p in student.parameters()))},
+        "training_data": {
+            f"{base_path.parent.name}/{base_path.name}": hash_file(base_path),
+            "devices/profiles.yaml": hash_file(ROOT / "devices" / "profiles.yaml"),
+            "generated": {"count": len(gen), "seed": args.seed, "dropped_dev_twins": dropped},
+            f"{base_path.parent.name}_count": len(base),
+            "context": corpus is None,
+        },
+        "figures": figures,
+        "build_seconds": round(time.time() - t_start, 1),
+        "threads": args.threads,
+    }
+    write_manifest(out, manifest)
+    return manifest
+
+
+def _teacher_key(args: argparse.Namespace, base_path: Path, train: list[dict[str, Any]], intents: list[str],
+                 tags: list[str]) -> str:
+    """What the teacher depends on: the exact training examples (in order), labels, seed and epochs."""
+    h = hashlib.sha256()
+    h.update(json.dumps([args.seed, args.teacher_epochs, args.quick, intents, tags, base_path.name]).encode())
+    for r in train:
+        h.update(json.dumps([r["text"], r.get("context") or "", r["intent"], r["slots"]], sort_keys=True).encode())
+    return h.hexdigest()[:16]
+
+
+def _fit_len(a: np.ndarray, n: int) -> np.ndarray:
+    """Teacher slot logits cut or zero-padded to the student's token count."""
+    out = np.zeros((n, a.shape[-1]), dtype=np.float32)
+    out[: min(n, len(a))] = a[:n]
+    return out
+
+
+def _describe(intent: str) -> str:
+    """A label's description when the schema has none: iot_hue_lightoff -> 'iot: hue lightoff'."""
+    scenario, _, action = intent.partition("_")
+    if action:
+        return f"{scenario}: {action.replace('_', ' ')}"
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", intent).lower()  # SNIPS style: PlayMusic -> play music
