@@ -488,10 +488,27 @@ def test_registry_builds_configured_adapters() -> None:
     (["zigbee2mqtt"], {"zigbee2mqtt": {"max_devices": 0}}),
     (["tasmota"], {"tasmota": {"full_topic": "%topic%/x/"}}),
     (["tasmota"], {"tasmota": {"devices": {"plug": {"name": 3}}}}),
+    (["zigbee2mqtt"], {"zigbee2mqtt": {"max_devices": True}}),
+    (["homie"], {"homie": {"max_payload_bytes": "4096"}}),
+    (["ha_discovery"], {"ha_discovery": {"base_topic": ""}}),
+    (["tasmota"], {"tasmota": {"tele_prefix": "tele/+"}}),
+    (["tasmota"], {"tasmota": {"devices": {3: "Kettle"}}}),
+    (["tasmota"], {"tasmota": {"devices": {"plug": 3}}}),
 ])
 def test_registry_rejects_bad_config(names: Any, options: Any) -> None:
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError) as err:
         build_adapters(names, options)
+    assert err.value.message.startswith("adapters")
+
+
+def test_options_are_read_into_typed_configs() -> None:
+    z = Zigbee2MqttConfig.from_options({"base_topic": "/z2m/", "areas": {" Sofa lamp ": "Living Room"},
+                                        "domains": {"Sofa lamp": "light"}, "max_devices": None})
+    assert (z.base_topic, z.max_devices) == ("z2m", Zigbee2MqttConfig.max_devices)
+    assert (z.naming.areas, z.naming.domains) == ({"Sofa lamp": "Living Room"}, {"Sofa lamp": "light"})
+    t = TasmotaConfig.from_options({"tele_prefix": "tele/", "devices": {"plug": "Kettle", "lamp": {"domain": "light"}}})
+    assert t.tele_prefix == "tele" and t.full_topic == "%prefix%/%topic%/"
+    assert (t.devices["plug"].name, t.devices["lamp"].domain) == ("Kettle", "light")
 
 
 # -- robustness ---------------------------------------------------------------------------------

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
-from edge_nlu.errors import ConfigError
+from edge_nlu.config_fields import NonEmpty, Range, read_section, to_mapping
 from edge_nlu.learn.markov import MinerSettings
 from edge_nlu.learn.rewriter import RewriterSettings
 
@@ -14,8 +15,8 @@ from edge_nlu.learn.rewriter import RewriterSettings
 class LearnSettings:
     """How the hub learns from its own traffic."""
 
-    store: str = "edge-nlu-learning.sqlite3"
-    """Path of the interaction store (SQLite)."""
+    store: Annotated[str, NonEmpty()] = "edge-nlu-learning.sqlite3"
+    """Path of the interaction store (SQLite); in a config file, relative to the file's folder."""
     retention_days: float = 90.0
     """Turns older than this are erased."""
     rephrase_window_s: float = 45.0
@@ -35,25 +36,25 @@ class LearnSettings:
     """How often the store's version is polled for new rewrites and preferences."""
     learn_interval_s: float = 0.0
     """The service mines by itself this often (0: only `edge-nlu learn`)."""
-    personal_min_support: int = 2
+    personal_min_support: Annotated[int, Range(1)] = 2
     """Chains one user needs through an utterance for a personal precomputed rewrite."""
     teach_window_s: float = 60.0
     """How long an asked "what did you mean?" waits for its answer."""
     rewriter_dir: str | None = None
     """Encoder, rephrase detector and global index; None: the shipped `models/rewriter`."""
-    min_global_users: int = 2
+    min_global_users: Annotated[int, Range(1)] = 2
     """Distinct users whose chains must support a mined rewrite before it applies to everyone;
     below this (or `min_global_sites`) it stays personal to the users who produced it."""
-    min_global_sites: int = 2
+    min_global_sites: Annotated[int, Range(1)] = 2
     """Distinct satellites (siteIds) those chains must come from: one client forging users is one site."""
     feedback_window_s: float = 120.0
     """A correction (text that becomes a rewrite) is refused when it comes later than this after its turn."""
     max_future_days: float = 366.0
     """A request `time` further than this ahead of the host clock is taken as arrival time instead, so
     retention and `forget --before` still reach it (replays a few months ahead still keep their times)."""
-    shared_secret: str | None = None
+    shared_secret: Annotated[str | None, NonEmpty()] = field(default=None, repr=False)
     """When set, `edge-nlu/feedback` messages must carry it as `token`; others are refused."""
-    allowed_sites: tuple[str, ...] | None = None
+    allowed_sites: tuple[Annotated[str, NonEmpty()], ...] | None = None
     """When set, only these siteIds are recorded and learned from; queries from others are answered by
     the plain pipeline and their feedback is refused."""
     miner: MinerSettings = field(default_factory=MinerSettings)
@@ -62,47 +63,11 @@ class LearnSettings:
     """Online retrieval thresholds."""
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> LearnSettings:
-        unknown = sorted(str(k) for k in d if k not in cls.__dataclass_fields__)
-        if unknown:
-            raise ConfigError(f"learning: unknown key(s) {', '.join(unknown)}; "
-                              f"allowed: {', '.join(sorted(cls.__dataclass_fields__))}")
-        kw: dict[str, Any] = {k: d[k] for k in cls.__dataclass_fields__ if k in d and k not in ("miner", "rewriter")}
-        secret = kw.get("shared_secret")
-        if secret is not None and (not isinstance(secret, str) or not secret):
-            raise ConfigError("learning.shared_secret must be a non-empty string")
-        sites = kw.get("allowed_sites")
-        if sites is not None:
-            if not isinstance(sites, (list, tuple)) or not all(isinstance(x, str) and x for x in sites):
-                raise ConfigError("learning.allowed_sites must be a list of siteIds (strings)")
-            kw["allowed_sites"] = tuple(sites)
-        for k in ("store", "rewriter_dir"):
-            if kw.get(k) is not None:
-                kw[k] = str(kw[k])
-        for k in ("retention_days", "rephrase_window_s", "rephrase_threshold",
-                  "rephrase_threshold_after_defect", "session_gap_s", "min_confidence",
-                  "defect_confidence", "reload_interval_s", "learn_interval_s", "teach_window_s",
-                  "feedback_window_s", "max_future_days"):
-            if k in kw:
-                try:
-                    kw[k] = float(kw[k])
-                except (TypeError, ValueError) as exc:
-                    raise ConfigError(f"learning.{k} must be a number, not {kw[k]!r}") from exc
-        for k in ("personal_min_support", "min_global_users", "min_global_sites"):
-            if k in kw:
-                if isinstance(kw[k], bool) or not isinstance(kw[k], int) or kw[k] < 1:
-                    raise ConfigError(f"learning.{k} must be a whole number >= 1, not {kw[k]!r}")
-        try:
-            miner = MinerSettings.from_dict(dict(d.get("miner") or {}))
-            rewriter = RewriterSettings.from_dict(dict(d.get("rewriter") or {}))
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"learning: {exc}") from exc
-        return cls(**kw, miner=miner, rewriter=rewriter)
+    def from_dict(cls, d: Mapping[str, Any]) -> LearnSettings:
+        """Read the `learning:` section; unknown keys, wrong types and bad values are ConfigErrors."""
+        return read_section(cls, d, "learning")
 
     def to_dict(self) -> dict[str, Any]:
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("miner", "rewriter")}
-        if self.allowed_sites is not None:
-            out["allowed_sites"] = list(self.allowed_sites)
-        out["miner"] = self.miner.to_dict()
-        out["rewriter"] = self.rewriter.to_dict()
+        """The `learning:` section; `from_dict(to_dict())` gives back an equal object."""
+        out: dict[str, Any] = to_mapping(self)
         return out

@@ -2,7 +2,9 @@
 
 Everything the live service needs is in one frozen tree, so that tests can build a service
 from a dict and nothing reads the environment or globals later. A bad value fails here, at
-start-up, with a ConfigError that names the key.
+start-up, with a ConfigError that names the key: every section (and each adapter's options) is a
+frozen dataclass read by `edge_nlu.config_fields.read_section`, so keys, types and ranges live in
+the classes, and `devices/serve.example.yaml` is tested against them.
 """
 
 from __future__ import annotations
@@ -14,19 +16,33 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import unquote, urlsplit
 
 import yaml
 
+from edge_nlu.config_fields import (
+    Check,
+    Derived,
+    External,
+    Key,
+    NonEmpty,
+    Parse,
+    Range,
+    Shorthand,
+    check_keys,
+    key_tree,
+    read_section,
+    to_mapping,
+)
 from edge_nlu.errors import ConfigError, ErrorCode
 from edge_nlu.learn.settings import LearnSettings
+from edge_nlu.service.adapters.registry import adapter_configs
 from edge_nlu.settings import default_model_dir
 
 SCHEMES = {"mqtt": (1883, False, "tcp"), "mqtts": (8883, True, "tcp"), "ws": (80, False, "websockets"),
            "wss": (443, True, "websockets")}
 """URI scheme -> (default port, TLS, paho transport): the transport is chosen by the URI."""
-PROTOCOLS = ("3.1.1", "5")
 DEFAULT_ADAPTERS = ("zigbee2mqtt", "ha_discovery", "tasmota", "homie")
 """Adapters a config without `adapters:` runs, each at its standard prefix."""
 PASSWORD_ENV = "EDGE_NLU_MQTT_PASSWORD"  # noqa: S105 - a variable name, not a password
@@ -36,18 +52,40 @@ _TOPIC_PREFIX = re.compile(r"^[^#+\x00]+$")
 
 @dataclass(frozen=True)
 class TLSSettings:
-    """TLS towards the broker; on for `mqtts://` and `wss://`."""
+    """TLS towards the broker (`broker.tls`); on for `mqtts://` and `wss://`."""
 
-    enabled: bool = False
-    """Set by the URI scheme."""
-    ca_file: Path | None = None
+    enabled: Annotated[bool, Derived()] = False
+    """Set by the URI scheme, not by a key."""
+    ca_file: Annotated[Path | None, Check(_existing_file)] = None
     """CA bundle that signed the broker's certificate; None uses the system store."""
-    cert_file: Path | None = None
+    cert_file: Annotated[Path | None, Check(_existing_file)] = None
     """Client certificate, for brokers that authenticate clients by certificate."""
-    key_file: Path | None = None
+    key_file: Annotated[Path | None, Check(_existing_file)] = None
     """Private key of the client certificate."""
     insecure: bool = False
-    """Skip the host-name check. Off by default; only for test brokers with odd certificates."""
+    """Skip the host-name check (the chain is still verified). Off by default; only for test brokers
+    with odd certificates."""
+
+
+@dataclass(frozen=True)
+class ReconnectSettings:
+    """`broker.reconnect`: exponential backoff, times a 0.5-1 jitter; it resets after a good connect."""
+
+    min_s: Annotated[float, Range(0.01)] = 0.5
+    """First reconnect delay; doubles on every failed try up to the cap."""
+    max_s: Annotated[float, Range(0.01)] = 30.0
+    """Longest delay, once the broker has been away longer than `recent_s`."""
+    recent_max_s: Annotated[float, Range(0.01)] = 2.0
+    """Longest delay while the broker was connected within `recent_s`: a restart of a few seconds
+    must not leave queries unanswered for a minute."""
+    recent_s: Annotated[float, Range(0.0)] = 300.0
+    """How long after losing the broker the short cap applies."""
+
+    def __post_init__(self) -> None:
+        if self.max_s < self.min_s:
+            raise ValueError("max_s must be at least min_s")
+        if self.recent_max_s < self.min_s:
+            raise ValueError("recent_max_s must be at least min_s")
 
 
 @dataclass(frozen=True)
@@ -76,14 +114,14 @@ class BrokerSettings:
     """Keep-alive interval; the broker publishes the last will after 1.5 times this without traffic."""
     tls: TLSSettings = field(default_factory=TLSSettings)
     """TLS settings."""
-    reconnect_min_s: float = 0.5
+    reconnect_min_s: float = ReconnectSettings.min_s
     """First reconnect delay; doubles on every failed try (times a 0.5-1 jitter) up to the cap."""
-    reconnect_max_s: float = 30.0
+    reconnect_max_s: float = ReconnectSettings.max_s
     """Longest reconnect delay, once the broker has been away longer than reconnect_recent_s."""
-    reconnect_recent_max_s: float = 2.0
+    reconnect_recent_max_s: float = ReconnectSettings.recent_max_s
     """Longest reconnect delay while the broker was connected within reconnect_recent_s: a restart
     of a few seconds must not leave queries unanswered for a minute."""
-    reconnect_recent_s: float = 300.0
+    reconnect_recent_s: float = ReconnectSettings.recent_s
     """How long after losing the broker the short cap applies."""
     session_expiry_s: int = 3600
     """MQTT 5 session expiry: how long the broker keeps our session (and the queries queued for it)
@@ -120,12 +158,39 @@ class BrokerSettings:
 
 
 @dataclass(frozen=True)
+class BrokerSection:
+    """The `broker:` section as written; `_broker` turns it (with `--broker`) into BrokerSettings."""
+
+    uri: Annotated[str, NonEmpty()] = "mqtt://127.0.0.1:1883"
+    """mqtt:// (1883), mqtts:// (TLS, 8883), ws:// or wss:// (WebSockets, a path may follow the port);
+    `--broker` wins over it. user:password@ may go in it, but `ps` then shows them (warned about)."""
+    client_id: Annotated[str, Check(_client_id)] = BrokerSettings.client_id
+    """MQTT client id; must be unique on the broker."""
+    username: str | None = None
+    """User name; wins over one in the URI."""
+    password: str | None = field(default=None, repr=False)
+    """Password inline; prefer `password_file` or $EDGE_NLU_MQTT_PASSWORD."""
+    password_file: Path | None = None
+    """File whose first line is the password; refused when group or others may read it (chmod 600)."""
+    protocol: Annotated[str, Parse(_protocol)] = BrokerSettings.protocol
+    """MQTT protocol: "3.1.1" or "5" (3, 311, v3.1.1, 5.0, v5 are read as those)."""
+    keepalive_s: Annotated[int, Range(5, 65535)] = BrokerSettings.keepalive_s
+    """Keep-alive interval; the broker publishes our last will after 1.5 times this in silence."""
+    session_expiry_s: Annotated[int, Range(1, 2**32 - 2)] = BrokerSettings.session_expiry_s
+    """MQTT 5: how long the broker keeps our session (and the queries queued for it) while we are away."""
+    tls: TLSSettings = field(default_factory=TLSSettings)
+    """TLS files; only with mqtts:// and wss:// (an error with mqtt:// or ws://)."""
+    reconnect: ReconnectSettings = field(default_factory=ReconnectSettings)
+    """Reconnect backoff."""
+
+
+@dataclass(frozen=True)
 class TopicSettings:
     """Topic prefixes, for brokers shared by several installations."""
 
-    hermes: str = "hermes"
+    hermes: Annotated[str, Check(_prefix)] = "hermes"
     """Prefix of the Hermes topics (`<hermes>/nlu/query`, `<hermes>/intent/<name>`)."""
-    edge_nlu: str = "edge-nlu"
+    edge_nlu: Annotated[str, Check(_prefix)] = "edge-nlu"
     """Prefix of our own topics (`<edge_nlu>/status`, `<edge_nlu>/result/<siteId>`)."""
 
 
@@ -145,21 +210,21 @@ class SiteSettings:
 class LimitSettings:
     """Caps that keep a flood or a hostile publisher from exhausting memory or time."""
 
-    max_payload_bytes: int = 4 << 20
+    max_payload_bytes: Annotated[int, Range(1)] = 4 << 20
     """Larger device messages and queries are dropped and counted."""
-    max_devices: int = 5000
+    max_devices: Annotated[int, Range(1)] = 5000
     """Entities the live home holds at most; updates for new ones beyond it are rejected."""
-    max_queued_queries: int = 256
+    max_queued_queries: Annotated[int, Range(1)] = 256
     """Queries waiting for the worker; past this a query is answered at once with an `overloaded` error."""
-    max_queued_messages: int = 10000
+    max_queued_messages: Annotated[int, Range(1)] = 10000
     """Device messages waiting to be applied; past this they are dropped and counted."""
-    history_turns: int = 4
+    history_turns: Annotated[int, Range(1)] = 4
     """Earlier turns kept per (siteId, sessionId)."""
-    max_sessions: int = 1024
+    max_sessions: Annotated[int, Range(1)] = 1024
     """Conversations remembered at once; the least recently used is forgotten first."""
-    session_ttl_s: float = 300.0
+    session_ttl_s: Annotated[float, Range(0.0)] = 300.0
     """A conversation idle this long is forgotten."""
-    state_wait_s: float = 0.2
+    state_wait_s: Annotated[float, Range(0.0)] = 0.2
     """How long a query waits for device messages that arrived before it to be applied."""
 
 
@@ -167,89 +232,61 @@ class LimitSettings:
 class ServeSettings:
     """The whole settings tree of `edge-nlu serve`."""
 
-    broker: BrokerSettings = field(default_factory=BrokerSettings)
+    broker: Annotated[BrokerSettings, External(BrokerSection)] = field(default_factory=BrokerSettings)
     """Broker address, credentials, TLS, protocol, backoff."""
     topics: TopicSettings = field(default_factory=TopicSettings)
     """Topic prefixes."""
-    adapters: tuple[str, ...] = DEFAULT_ADAPTERS
+    adapters: Annotated[tuple[str, ...], External()] = DEFAULT_ADAPTERS
     """Device-state adapters to run, by registry name; all of them at their standard prefixes unless the
     config's `adapters:` says otherwise (so `serve --broker URL` alone finds a Zigbee2MQTT home)."""
-    adapter_options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Options per adapter, passed to `build_adapters`; `base_topic` is the adapter's topic prefix."""
-    sites: dict[str, SiteSettings] = field(default_factory=dict)
-    """siteId -> area, screen and default user."""
+    adapter_options: Annotated[dict[str, dict[str, Any]], Derived()] = field(default_factory=dict)
+    """Options per adapter (the values under `adapters:`), passed to `build_adapters`; checked on load."""
+    sites: dict[str, Annotated[SiteSettings, Shorthand("area")]] = field(default_factory=dict)
+    """siteId -> area, screen and default user; a plain string is the area."""
     model_dir: Path = field(default_factory=default_model_dir)
     """NLU model directory."""
-    home_path: Path | None = None
+    home_path: Annotated[Path | None, Key("home")] = None
     """Home snapshot to start from (areas, floors, names the hubs do not publish); None starts empty."""
-    threads: int = 1
+    threads: Annotated[int, Range(0)] = 1
     """onnxruntime intra-op threads."""
-    min_confidence: float = 0.5
+    min_confidence: Annotated[float, Range(0.0, 1.0)] = 0.5
     """Below this NLU confidence a query is `intentNotRecognized` (the full result still goes out)."""
     limits: LimitSettings = field(default_factory=LimitSettings)
     """Caps."""
-    stats_interval_s: float = 60.0
+    stats_interval_s: Annotated[float, Range(0.0)] = 60.0
     """How often the counters are logged; 0 turns the log off."""
-    learning: LearnSettings | None = None
+    learning: Annotated[LearnSettings | None, External(LearnSettings)] = None
     """Self-learning (interaction store, rewrites, preferences); None leaves it off."""
 
     def to_dict(self) -> dict[str, Any]:
         """The config-file shape; `from_dict(to_dict())` gives back an equal tree."""
-        b, t = self.broker, self.broker.tls
-        return {
+        b = self.broker
+        written = {
             "broker": {
                 "uri": b.uri, "client_id": b.client_id, "username": b.username, "password": b.password,
-                "protocol": b.protocol, "keepalive_s": b.keepalive_s,
-                "tls": {"ca_file": _s(t.ca_file), "cert_file": _s(t.cert_file), "key_file": _s(t.key_file),
-                        "insecure": t.insecure},
+                "protocol": b.protocol, "keepalive_s": b.keepalive_s, "tls": to_mapping(b.tls),
                 "session_expiry_s": b.session_expiry_s,
                 "reconnect": {"min_s": b.reconnect_min_s, "max_s": b.reconnect_max_s,
                               "recent_max_s": b.reconnect_recent_max_s, "recent_s": b.reconnect_recent_s},
             },
-            "topics": {"hermes": self.topics.hermes, "edge_nlu": self.topics.edge_nlu},
             "adapters": {name: dict(self.adapter_options.get(name, {})) for name in self.adapters},
-            "sites": {k: {"area": v.area, "has_screen": v.has_screen, "user": v.user} for k, v in self.sites.items()},
-            "model_dir": str(self.model_dir),
-            "home": _s(self.home_path),
-            "threads": self.threads,
-            "min_confidence": self.min_confidence,
-            "limits": {k: getattr(self.limits, k) for k in LimitSettings.__dataclass_fields__},
-            "stats_interval_s": self.stats_interval_s,
             "learning": self.learning.to_dict() if self.learning is not None else None,
+            **to_mapping(self),
         }
+        return {key: written[key] for key in key_tree(ServeSettings)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], base_dir: Path | None = None,
                   broker_uri: str | None = None, env_password: str | None = None) -> ServeSettings:
         """Validate a config mapping; relative paths are taken from `base_dir` (the config file's folder)."""
-        _keys(d, "config", {"broker", "topics", "adapters", "sites", "model_dir", "home", "threads",
-                            "min_confidence", "limits", "stats_interval_s", "learning"})
+        check_keys(cls, d)
         base = base_dir or Path.cwd()
-        broker = _broker(_section(d, "broker"), base, broker_uri, env_password)
-        top = _section(d, "topics")
-        _keys(top, "topics", {"hermes", "edge_nlu"})
-        topics = TopicSettings(hermes=_prefix(top, "hermes", "hermes"), edge_nlu=_prefix(top, "edge_nlu", "edge-nlu"))
+        broker = _broker(read_section(BrokerSection, d.get("broker"), "broker", base=base), broker_uri,
+                         env_password)
         names, options = _adapters(d.get("adapters"))
-        sites = {str(k): _site(str(k), v) for k, v in _section(d, "sites").items()}
-        model = _path(d, "model_dir", "model_dir", base)
-        lim = _section(d, "limits")
-        _keys(lim, "limits", set(LimitSettings.__dataclass_fields__))
-        dflt = LimitSettings()
-        limits_kw: dict[str, Any] = {
-            k: _num(lim, k, f"limits.{k}", getattr(dflt, k), integer=isinstance(getattr(dflt, k), int),
-                    lo=1 if isinstance(getattr(dflt, k), int) else 0.0)
-            for k in LimitSettings.__dataclass_fields__
-        }
-        limits = LimitSettings(**limits_kw)
-        return cls(
-            broker=broker, topics=topics, adapters=names, adapter_options=options, sites=sites,
-            model_dir=model or default_model_dir(), home_path=_path(d, "home", "home", base),
-            threads=int(_num(d, "threads", "threads", 1, integer=True)),
-            min_confidence=float(_num(d, "min_confidence", "min_confidence", 0.5, lo=0.0, hi=1.0)),
-            limits=limits,
-            stats_interval_s=float(_num(d, "stats_interval_s", "stats_interval_s", 60.0, lo=0.0)),
-            learning=learning_section(d.get("learning"), base),
-        )
+        return read_section(cls, d, base=base, given={
+            "broker": broker, "adapters": names, "adapter_options": options,
+            "learning": learning_section(d.get("learning"), base)})
 
     def with_overrides(self, model_dir: Path | None = None, home_path: Path | None = None) -> ServeSettings:
         """Command-line options win over the file."""
@@ -271,7 +308,8 @@ def load_serve_settings(broker_uri: str | None, config: Path | None = None,
     if config is not None:
         data = read_config_file(config)
         base = config.resolve().parent
-    if broker_uri is None and not isinstance(_section(data, "broker").get("uri"), str):
+    section = data.get("broker")
+    if broker_uri is None and not (isinstance(section, Mapping) and isinstance(section.get("uri"), str)):
         raise ConfigError("no broker: give --broker mqtt://HOST:PORT or broker.uri in the config", ErrorCode.NO_BROKER)
     return ServeSettings.from_dict(data, base_dir=base, broker_uri=broker_uri, env_password=env.get(PASSWORD_ENV))
 
@@ -375,81 +413,41 @@ def read_password_file(path: Path) -> str:
     return password
 
 
-def _broker(d: Mapping[str, Any], base: Path, broker_uri: str | None,
-            env_password: str | None = None) -> BrokerSettings:
-    _keys(d, "broker", {"uri", "client_id", "username", "password", "password_file", "protocol", "keepalive_s",
-                        "tls", "reconnect", "session_expiry_s"})
-    uri = broker_uri if broker_uri is not None else d.get("uri", "mqtt://127.0.0.1:1883")
-    if not isinstance(uri, str):
-        raise ConfigError("broker.uri must be a string like mqtt://host:1883")
+def _broker(d: BrokerSection, broker_uri: str | None, env_password: str | None = None) -> BrokerSettings:
+    """The broker section with the command line's URI and the environment's password applied."""
+    uri = broker_uri if broker_uri is not None else d.uri
     scheme, host, port, user, uri_password, path = parse_broker_uri(uri)
-    user = _opt_str(d, "username", "broker.username") or user
-    pw_file = _path(d, "password_file", "broker.password_file", base)
-    inline = _opt_str(d, "password", "broker.password")
-    if pw_file is not None and inline is not None:
+    user = d.username or user
+    if d.password_file is not None and d.password is not None:
         raise ConfigError("broker: give password or password_file, not both")
     password, source = uri_password, "uri" if uri_password is not None else None
     if env_password:
         password, source = env_password, "env"
-    if inline is not None:
-        password, source = inline, "password"
-    if pw_file is not None:
-        password, source = read_password_file(pw_file), "password_file"
+    if d.password is not None:
+        password, source = d.password, "password"
+    if d.password_file is not None:
+        password, source = read_password_file(d.password_file), "password_file"
     if password is not None and user is None:
         raise ConfigError("broker: a password needs a username")
-    protocol = str(d.get("protocol", "3.1.1"))
-    if protocol in ("3", "311", "3.1.1", "v3.1.1"):
-        protocol = "3.1.1"
-    elif protocol in ("5", "5.0", "v5"):
-        protocol = "5"
-    else:
-        raise ConfigError(f"broker.protocol must be 3.1.1 or 5, got {d.get('protocol')!r}")
-    client_id = _opt_str(d, "client_id", "broker.client_id") or "edge-nlu"
-    if len(client_id.encode()) > 65535:
-        raise ConfigError("broker.client_id is too long")
-    tls_d = _section(d, "tls", "broker.tls")
-    _keys(tls_d, "broker.tls", {"ca_file", "cert_file", "key_file", "insecure"})
-    insecure = tls_d.get("insecure", False)
-    if not isinstance(insecure, bool):
-        raise ConfigError("broker.tls.insecure must be true or false")
-    tls = TLSSettings(
-        enabled=SCHEMES[scheme][1],
-        ca_file=_path(tls_d, "ca_file", "broker.tls.ca_file", base, must_exist=True),
-        cert_file=_path(tls_d, "cert_file", "broker.tls.cert_file", base, must_exist=True),
-        key_file=_path(tls_d, "key_file", "broker.tls.key_file", base, must_exist=True),
-        insecure=insecure,
-    )
+    tls = replace(d.tls, enabled=SCHEMES[scheme][1])
     if (tls.cert_file is None) != (tls.key_file is None):
         raise ConfigError("broker.tls: cert_file and key_file go together")
-    if not tls.enabled and (tls.ca_file or tls.cert_file or insecure):
+    if not tls.enabled and (tls.ca_file or tls.cert_file or tls.insecure):
         raise ConfigError(f"broker.tls is set but broker.uri {redact_uri(uri)!r} is {scheme}:// (no TLS); "
                           f"use {'mqtts' if scheme == 'mqtt' else 'wss'}:// or remove broker.tls",
                           ErrorCode.TLS_WITHOUT_TLS_URI)
-    rec = _section(d, "reconnect", "broker.reconnect")
-    _keys(rec, "broker.reconnect", {"min_s", "max_s", "recent_max_s", "recent_s"})
-    dflt = BrokerSettings()
-    rmin = float(_num(rec, "min_s", "broker.reconnect.min_s", dflt.reconnect_min_s, lo=0.01))
-    rmax = float(_num(rec, "max_s", "broker.reconnect.max_s", dflt.reconnect_max_s, lo=0.01))
-    recent_max = float(_num(rec, "recent_max_s", "broker.reconnect.recent_max_s", dflt.reconnect_recent_max_s,
-                            lo=0.01))
-    recent = float(_num(rec, "recent_s", "broker.reconnect.recent_s", dflt.reconnect_recent_s, lo=0.0))
-    if rmax < rmin:
-        raise ConfigError("broker.reconnect: max_s must be at least min_s")
-    if recent_max < rmin:
-        raise ConfigError("broker.reconnect: recent_max_s must be at least min_s")
+    r = d.reconnect
     return BrokerSettings(
-        host=host, port=port, transport=SCHEMES[scheme][2], ws_path=path, client_id=client_id, username=user,
-        password=password, password_from=source, protocol=protocol,
-        session_expiry_s=int(_num(d, "session_expiry_s", "broker.session_expiry_s", dflt.session_expiry_s,
-                                  integer=True, lo=1, hi=2**32 - 2)),
-        keepalive_s=int(_num(d, "keepalive_s", "broker.keepalive_s", 30, integer=True, lo=5, hi=65535)),
-        tls=tls, reconnect_min_s=rmin, reconnect_max_s=rmax, reconnect_recent_max_s=recent_max,
-        reconnect_recent_s=recent,
+        host=host, port=port, transport=SCHEMES[scheme][2], ws_path=path, client_id=d.client_id, username=user,
+        password=password, password_from=source, protocol=d.protocol, session_expiry_s=d.session_expiry_s,
+        keepalive_s=d.keepalive_s, tls=tls, reconnect_min_s=r.min_s, reconnect_max_s=r.max_s,
+        reconnect_recent_max_s=r.recent_max_s, reconnect_recent_s=r.recent_s,
     )
 
 
 def _adapters(raw: Any) -> tuple[tuple[str, ...], dict[str, dict[str, Any]]]:
-    """`adapters: {name: {options} | true | false | null}` or a plain list of names; absent: all defaults."""
+    """`adapters: {name: {options} | true | false | null}` or a plain list of names; absent: all defaults.
+    Names and options are checked against the adapters here, so a typo fails at start-up."""
     if raw is None:
         return DEFAULT_ADAPTERS, {name: {} for name in DEFAULT_ADAPTERS}
     if isinstance(raw, list):
@@ -469,6 +467,7 @@ def _adapters(raw: Any) -> tuple[tuple[str, ...], dict[str, dict[str, Any]]]:
             raise ConfigError(f"adapters.{name} must be a mapping of options, true or false")
         names.append(name)
         options[name] = dict(opts)
+    adapter_configs(names, options)
     return tuple(names), options
 
 
@@ -480,84 +479,36 @@ def learning_section(raw: Any, base: Path) -> LearnSettings | None:
         raw = {}
     if not isinstance(raw, Mapping):
         raise ConfigError("learning: must be a mapping (or true for the defaults)")
-    d = dict(raw)
-    for key in ("store", "rewriter_dir"):
-        if isinstance(d.get(key), str):
-            d[key] = str(base / Path(d[key]).expanduser())
-    if "store" not in d:
-        d["store"] = str(base / LearnSettings().store)
-    return LearnSettings.from_dict(d)
+    s = LearnSettings.from_dict(raw)
+    rewriter_dir = None if s.rewriter_dir is None else str(base / Path(s.rewriter_dir).expanduser())
+    return replace(s, store=str(base / Path(s.store).expanduser()), rewriter_dir=rewriter_dir)
 
 
-def _site(site_id: str, raw: Any) -> SiteSettings:
-    if raw is None:
-        return SiteSettings()
-    if isinstance(raw, str):
-        return SiteSettings(area=raw)
-    if not isinstance(raw, dict):
-        raise ConfigError(f"sites.{site_id} must be a mapping (area, has_screen, user) or an area name")
-    _keys(raw, f"sites.{site_id}", {"area", "has_screen", "user"})
-    screen = raw.get("has_screen")
-    if screen is not None and not isinstance(screen, bool):
-        raise ConfigError(f"sites.{site_id}.has_screen must be true or false")
-    return SiteSettings(area=_opt_str(raw, "area", f"sites.{site_id}.area"), has_screen=screen,
-                        user=_opt_str(raw, "user", f"sites.{site_id}.user"))
+# -- checks the types cannot express ----------------------------------------------------------
 
 
-def _section(d: Mapping[str, Any], key: str, where: str | None = None) -> Mapping[str, Any]:
-    value = d.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where or key} must be a mapping, got {type(value).__name__}")
-    return value
-
-
-def _keys(d: Mapping[str, Any], where: str, allowed: set[str]) -> None:
-    unknown = sorted(str(k) for k in d if k not in allowed)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
-
-
-def _opt_str(d: Mapping[str, Any], key: str, where: str) -> str | None:
-    value = d.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ConfigError(f"{where} must be a string, got {value!r}")
-    return value or None
-
-
-def _prefix(d: Mapping[str, Any], key: str, default: str) -> str:
-    value = _opt_str(d, key, f"topics.{key}") or default
-    if not _TOPIC_PREFIX.match(value) or value.startswith("/") or value.endswith("/"):
-        raise ConfigError(f"topics.{key} {value!r} must be a topic prefix without wildcards or outer slashes")
-    return value
-
-
-def _num(d: Mapping[str, Any], key: str, where: str, default: float, *, integer: bool = False,
-         lo: float = 0, hi: float | None = None) -> float:
-    value = d.get(key, default)
-    if value is None:
-        value = default
-    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok:
-        raise ConfigError(f"{where} must be {'an integer' if integer else 'a number'}, got {value!r}")
-    if value < lo or (hi is not None and value > hi):
-        raise ConfigError(f"{where} must be between {lo} and {hi if hi is not None else 'any'}, got {value!r}")
-    return float(value) if not integer else int(value)
-
-
-def _path(d: Mapping[str, Any], key: str, where: str, base: Path, must_exist: bool = False) -> Path | None:
-    value = _opt_str(d, key, where)
-    if value is None:
-        return None
-    p = Path(value).expanduser()
-    p = p if p.is_absolute() else base / p
-    if must_exist and not p.is_file():
+def _existing_file(p: Path | None, where: str) -> Path | None:
+    if p is not None and not p.is_file():
         raise ConfigError(f"{where}: no such file {p}")
     return p
 
 
-def _s(p: Path | None) -> str | None:
-    return None if p is None else str(p)
+def _client_id(value: str, where: str) -> str:
+    if len(value.encode()) > 65535:
+        raise ConfigError(f"{where} is too long")
+    return value
+
+
+def _protocol(value: Any, where: str) -> str:
+    text = str(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else ""
+    if text in ("3", "311", "3.1.1", "v3.1.1"):
+        return "3.1.1"
+    if text in ("5", "5.0", "v5"):
+        return "5"
+    raise ConfigError(f"{where} must be 3.1.1 or 5, got {value!r}")
+
+
+def _prefix(value: str, where: str) -> str:
+    if not _TOPIC_PREFIX.match(value) or value.startswith("/") or value.endswith("/"):
+        raise ConfigError(f"{where} {value!r} must be a topic prefix without wildcards or outer slashes")
+    return value

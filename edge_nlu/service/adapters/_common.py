@@ -1,4 +1,4 @@
-"""Helpers every adapter shares: tolerant decoding, value caps, config parsing.
+"""Helpers every adapter shares: tolerant decoding, value caps, option types.
 
 Device messages come from firmware of every vintage, so decoding is defensive: anything odd
 becomes an `AdapterError` with a short reason, a dropped field, or nothing; never a crash and
@@ -12,8 +12,9 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
+from edge_nlu.config_fields import Check, NonEmpty, Range
 from edge_nlu.domain.live_home import slug
 from edge_nlu.errors import ConfigError, EdgeNLUError
 from edge_nlu.sanitize import MQTT_UNSAFE, clean
@@ -186,61 +187,50 @@ def split_topic(topic: str) -> list[str] | None:
 # -- configuration ------------------------------------------------------------------------------
 
 
-def _str_map(options: Mapping[str, Any], key: str, adapter: str) -> dict[str, str]:
-    raw = options.get(key) or {}
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"adapters.{adapter}.{key} must be a mapping of names to strings")
-    out: dict[str, str] = {}
-    for k, v in raw.items():
-        if not isinstance(k, str) or not isinstance(v, str) or not k.strip() or not v.strip():
-            raise ConfigError(f"adapters.{adapter}.{key}: {k!r}: {v!r} must map a name to a non-empty string")
-        out[k.strip()] = v.strip()
-    return out
-
-
 def check_domain(domain: str, where: str) -> str:
+    """A Home Assistant domain (`light`), else ConfigError naming `where`."""
     if not _DOMAIN.match(domain):
         raise ConfigError(f"{where}: {domain!r} is not a Home Assistant domain (lowercase letters, digits, _)")
     return domain
 
 
-def check_keys(options: Mapping[str, Any], allowed: set[str], adapter: str) -> None:
-    if not isinstance(options, Mapping):
-        raise ConfigError(f"adapters.{adapter} must be a mapping")
-    unknown = sorted(str(k) for k in options if k not in allowed)
-    if unknown:
-        raise ConfigError(f"adapters.{adapter}: unknown option(s) {', '.join(unknown)}; known: {sorted(allowed)}")
-
-
-def topic_option(options: Mapping[str, Any], key: str, default: str, adapter: str) -> str:
-    value = options.get(key, default)
-    if not isinstance(value, str) or not value.strip("/") or split_topic(value.strip("/")) is None:
-        raise ConfigError(f"adapters.{adapter}.{key} must be a topic without wildcards, got {value!r}")
+def check_topic(value: str, where: str) -> str:
+    """A topic prefix without wildcards, outer slashes removed (`zigbee2mqtt/` -> `zigbee2mqtt`)."""
+    if not value.strip("/") or split_topic(value.strip("/")) is None:
+        raise ConfigError(f"{where} must be a topic without wildcards, got {value!r}")
     return value.strip("/")
 
 
-def int_option(options: Mapping[str, Any], key: str, default: int, adapter: str) -> int:
-    value = options.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"adapters.{adapter}.{key} must be a positive integer, got {value!r}")
-    return value
+def _names(table: Mapping[str, str], where: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in table.items():
+        if not k.strip() or not v.strip():
+            raise ConfigError(f"{where}: {k!r}: {v!r} must map a name to a non-empty string")
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _domains(table: Mapping[str, str], where: str) -> dict[str, str]:
+    out = _names(table, where)
+    for key, dom in out.items():
+        check_domain(dom, f"{where}.{key}")
+    return out
+
+
+Topic = Annotated[str, NonEmpty(), Check(check_topic)]
+"""An adapter's topic prefix option."""
+Cap = Annotated[int, Range(1)]
+"""An adapter's cap (payload bytes, devices)."""
 
 
 @dataclass(frozen=True)
 class Naming:
     """The per-home knowledge every adapter takes from the service config."""
 
-    areas: Mapping[str, str] = field(default_factory=dict)
+    areas: Annotated[Mapping[str, str], Check(_names)] = field(default_factory=dict)
     """Device or entity name (or id) -> area name; wins over anything a message suggests."""
-    domains: Mapping[str, str] = field(default_factory=dict)
+    domains: Annotated[Mapping[str, str], Check(_domains)] = field(default_factory=dict)
     """Device or entity name (or id) -> HA domain, for a plug that powers a lamp (`light`)."""
-
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any], adapter: str) -> Naming:
-        domains = _str_map(options, "domains", adapter)
-        for key, dom in domains.items():
-            check_domain(dom, f"adapters.{adapter}.domains.{key}")
-        return cls(areas=_str_map(options, "areas", adapter), domains=domains)
 
     def area(self, *keys: str | None) -> str | None:
         """The configured area for the first key that has one (exact, then by slug)."""
@@ -263,10 +253,6 @@ def _lookup(table: Mapping[str, str], keys: tuple[str | None, ...]) -> str | Non
         if key and slug(key) in slugs:
             return slugs[slug(key)]
     return None
-
-
-NAMING_KEYS = {"areas", "domains"}
-"""Option keys `Naming.from_options` reads."""
 
 
 def area_ok(area: str | None) -> str | None:

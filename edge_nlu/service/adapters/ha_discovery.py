@@ -13,19 +13,19 @@ import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
+from edge_nlu.config_fields import Inline, read_section
 from edge_nlu.domain.live_home import EntityUpdate, slug
 from edge_nlu.service.adapters._common import (
     MAX_KEYS,
-    NAMING_KEYS,
+    Cap,
     Naming,
+    Topic,
     area_ok,
-    check_keys,
     clean_attributes,
     decode_text,
     entity_id,
-    int_option,
     json_object,
     number,
     number_text,
@@ -33,7 +33,6 @@ from edge_nlu.service.adapters._common import (
     percent,
     short_str,
     split_topic,
-    topic_option,
 )
 from edge_nlu.service.adapters._ha_values import (
     ABBREVIATIONS,
@@ -60,30 +59,23 @@ COMPONENTS = frozenset({
 class HaDiscoveryConfig:
     """Where discovery configs live and what the home's config says about their entities."""
 
-    base_topic: str = "homeassistant"
+    base_topic: Topic = "homeassistant"
     """Discovery prefix (`discovery_prefix` in HA's MQTT settings)."""
-    naming: Naming = field(default_factory=Naming)
-    """Entity name, device name, unique_id or object id -> area / domain overrides."""
-    max_payload_bytes: int = 256 << 10
+    naming: Annotated[Naming, Inline()] = field(default_factory=Naming)
+    """Entity name, device name, unique_id or object id -> area / domain overrides (the `areas` and
+    `domains` options)."""
+    max_payload_bytes: Cap = 256 << 10
     """Largest config or state payload read."""
-    max_configs: int = 5000
+    max_configs: Cap = 5000
     """Most discovered entities; further configs are refused (a warning is logged once)."""
-    max_configs_per_node: int = 512
+    max_configs_per_node: Cap = 512
     """Most discovered entities per node id (`<prefix>/<component>/<node_id>/<object_id>/config`), so
     one runaway publisher cannot take the whole `max_configs` budget (a warning is logged once per node)."""
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> HaDiscoveryConfig:
-        name = HaDiscoveryAdapter.name
-        check_keys(options, NAMING_KEYS | {"base_topic", "max_payload_bytes", "max_configs", "max_configs_per_node"},
-                   name)
-        return cls(
-            base_topic=topic_option(options, "base_topic", cls.base_topic, name),
-            naming=Naming.from_options(options, name),
-            max_payload_bytes=int_option(options, "max_payload_bytes", cls.max_payload_bytes, name),
-            max_configs=int_option(options, "max_configs", cls.max_configs, name),
-            max_configs_per_node=int_option(options, "max_configs_per_node", cls.max_configs_per_node, name),
-        )
+        """Read `adapters.ha_discovery`; ConfigError naming the key for anything it does not take."""
+        return read_section(cls, options, f"adapters.{HaDiscoveryAdapter.name}")
 
 
 @dataclass

@@ -13,23 +13,22 @@ import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
+from edge_nlu.config_fields import Inline, read_section
 from edge_nlu.domain.live_home import EntityUpdate, slug
 from edge_nlu.service.adapters._common import (
     MAX_STR,
-    NAMING_KEYS,
+    Cap,
     Naming,
+    Topic,
     area_ok,
-    check_keys,
     decode_text,
     entity_id,
     fmt_number,
-    int_option,
     number_text,
     short_str,
     split_topic,
-    topic_option,
 )
 from edge_nlu.service.adapters.base import AdapterError
 
@@ -48,25 +47,19 @@ _MAX_PROPS = 64
 class HomieConfig:
     """Where Homie devices publish and the config's names for them."""
 
-    base_topic: str = "homie"
+    base_topic: Topic = "homie"
     """Homie root topic."""
-    naming: Naming = field(default_factory=Naming)
-    """Device id or `$name` -> area / domain override."""
-    max_payload_bytes: int = 4096
+    naming: Annotated[Naming, Inline()] = field(default_factory=Naming)
+    """Device id or `$name` -> area / domain override (the `areas` and `domains` options)."""
+    max_payload_bytes: Cap = 4096
     """Largest payload read; Homie values are short strings."""
-    max_devices: int = 500
+    max_devices: Cap = 500
     """Most devices tracked."""
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> HomieConfig:
-        name = HomieAdapter.name
-        check_keys(options, NAMING_KEYS | {"base_topic", "max_payload_bytes", "max_devices"}, name)
-        return cls(
-            base_topic=topic_option(options, "base_topic", cls.base_topic, name),
-            naming=Naming.from_options(options, name),
-            max_payload_bytes=int_option(options, "max_payload_bytes", cls.max_payload_bytes, name),
-            max_devices=int_option(options, "max_devices", cls.max_devices, name),
-        )
+        """Read `adapters.homie`; ConfigError naming the key for anything it does not take."""
+        return read_section(cls, options, f"adapters.{HomieAdapter.name}")
 
 
 @dataclass

@@ -11,20 +11,19 @@ import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
+from edge_nlu.config_fields import Check, Inline, NonEmpty, Shorthand, read_section
 from edge_nlu.domain.live_home import EntityUpdate, slug
 from edge_nlu.errors import ConfigError
 from edge_nlu.service.adapters._common import (
-    NAMING_KEYS,
+    Cap,
     Naming,
     area_ok,
     check_domain,
-    check_keys,
     decode_text,
     entity_id,
     fmt_number,
-    int_option,
     json_object,
     number,
     percent,
@@ -50,7 +49,6 @@ _ENERGY: dict[str, tuple[str, str, str]] = {
     "Today": ("energy_today", "energy", "kWh"),
 }
 _POWER = re.compile(r"^POWER([1-9][0-9]?)?$")
-_LIGHT_KEYS = ("Dimmer", "CT", "Color", "HSBColor", "White")
 _MAX_SENSORS = 32
 
 
@@ -62,7 +60,7 @@ class TasmotaDevice:
     """Friendly name (default: the topic)."""
     area: str | None = None
     """Area name."""
-    domain: str | None = None
+    domain: Annotated[str | None, Check(check_domain)] = None
     """Domain of its relays (`light` for a relay driving a lamp); default switch, or light if dimmable."""
 
 
@@ -70,56 +68,38 @@ class TasmotaDevice:
 class TasmotaConfig:
     """Tasmota's topic layout and the config's names for device topics."""
 
-    full_topic: str = "%prefix%/%topic%/"
+    full_topic: Annotated[str, NonEmpty(), Check(_full_topic)] = "%prefix%/%topic%/"
     """Tasmota's FullTopic; `%prefix%` and `%topic%` are required, other `%tokens%` match one level."""
-    tele_prefix: str = "tele"
+    tele_prefix: Annotated[str, NonEmpty(), Check(_topic_prefix)] = "tele"
     """Prefix of telemetry (`STATE`, `SENSOR`, `LWT`)."""
-    stat_prefix: str = "stat"
+    stat_prefix: Annotated[str, NonEmpty(), Check(_topic_prefix)] = "stat"
     """Prefix of command results (`RESULT`, `POWER`)."""
-    devices: Mapping[str, TasmotaDevice] = field(default_factory=dict)
-    """Device topic -> name, area, domain."""
-    naming: Naming = field(default_factory=Naming)
-    """Name or topic -> area / domain, as for the other adapters."""
-    max_payload_bytes: int = 64 << 10
+    devices: Mapping[str, Annotated[TasmotaDevice, Shorthand("name")]] = field(default_factory=dict)
+    """Device topic -> name, area, domain; a plain string is the name."""
+    naming: Annotated[Naming, Inline()] = field(default_factory=Naming)
+    """Name or topic -> area / domain, as for the other adapters (the `areas` and `domains` options)."""
+    max_payload_bytes: Cap = 64 << 10
     """Largest payload read."""
-    max_devices: int = 500
+    max_devices: Cap = 500
     """Most device topics tracked."""
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> TasmotaConfig:
-        name = TasmotaAdapter.name
-        allowed = NAMING_KEYS | {"full_topic", "tele_prefix", "stat_prefix", "devices", "max_payload_bytes",
-                                 "max_devices"}
-        check_keys(options, allowed, name)
-        texts: dict[str, str] = {}
-        for key in ("full_topic", "tele_prefix", "stat_prefix"):
-            value = options.get(key, getattr(cls, key))
-            if not isinstance(value, str) or not value.strip("/") or any(c in value for c in "+#\x00"):
-                raise ConfigError(f"adapters.{name}.{key} must be a topic without wildcards, got {value!r}")
-            texts[key] = value
-        full = texts["full_topic"]
-        if "%prefix%" not in full or "%topic%" not in full:
-            raise ConfigError(f"adapters.{name}.full_topic must contain %prefix% and %topic%")
-        devices: dict[str, TasmotaDevice] = {}
-        raw = options.get("devices") or {}
-        if not isinstance(raw, Mapping):
-            raise ConfigError(f"adapters.{name}.devices must map device topics to a name or {{name, area, domain}}")
-        for topic, spec in raw.items():
-            if isinstance(spec, str):
-                spec = {"name": spec}
-            where = f"adapters.{name}.devices.{topic}"
-            if not isinstance(topic, str) or not isinstance(spec, Mapping) or set(spec) - {"name", "area", "domain"}:
-                raise ConfigError(f"{where} must be a name or a mapping with name, area, domain")
-            if any(v is not None and not isinstance(v, str) for v in spec.values()):
-                raise ConfigError(f"{where}: name, area and domain must be strings")
-            domain = spec.get("domain")
-            devices[topic] = TasmotaDevice(spec.get("name"), spec.get("area"),
-                                           check_domain(domain, where) if domain else None)
-        return cls(full_topic=full, tele_prefix=texts["tele_prefix"].strip("/"),
-                   stat_prefix=texts["stat_prefix"].strip("/"), devices=devices,
-                   naming=Naming.from_options(options, name),
-                   max_payload_bytes=int_option(options, "max_payload_bytes", cls.max_payload_bytes, name),
-                   max_devices=int_option(options, "max_devices", cls.max_devices, name))
+        """Read `adapters.tasmota`; ConfigError naming the key for anything it does not take."""
+        return read_section(cls, options, f"adapters.{TasmotaAdapter.name}")
+
+
+def _topic_prefix(value: str, where: str) -> str:
+    if not value.strip("/") or any(c in value for c in "+#\x00"):
+        raise ConfigError(f"{where} must be a topic without wildcards, got {value!r}")
+    return value.strip("/")
+
+
+def _full_topic(value: str, where: str) -> str:
+    _topic_prefix(value, where)
+    if "%prefix%" not in value or "%topic%" not in value:
+        raise ConfigError(f"{where} must contain %prefix% and %topic%")
+    return value
 
 
 @dataclass

@@ -12,26 +12,25 @@ import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
+from edge_nlu.config_fields import Inline, read_section
 from edge_nlu.domain.live_home import EntityUpdate, slug
 from edge_nlu.service.adapters._common import (
-    NAMING_KEYS,
+    Cap,
     Naming,
+    Topic,
     area_ok,
-    check_keys,
     clean_value,
     decode_text,
     entity_id,
     fmt_number,
-    int_option,
     json_object,
     number,
     parse_json,
     percent,
     short_str,
     split_topic,
-    topic_option,
 )
 from edge_nlu.service.adapters.base import AdapterError
 
@@ -77,25 +76,19 @@ _AREA_NOTE = re.compile(r"^\s*(?:area|room)\s*[:=]\s*(.+?)\s*$", re.IGNORECASE)
 class Zigbee2MqttConfig:
     """Where Zigbee2MQTT publishes and what the home's config says about its devices."""
 
-    base_topic: str = "zigbee2mqtt"
+    base_topic: Topic = "zigbee2mqtt"
     """Z2M's `mqtt.base_topic`."""
-    naming: Naming = field(default_factory=Naming)
-    """Friendly name or IEEE address -> area / domain overrides."""
-    max_payload_bytes: int = 4 << 20
+    naming: Annotated[Naming, Inline()] = field(default_factory=Naming)
+    """Friendly name or IEEE address -> area / domain overrides (the `areas` and `domains` options)."""
+    max_payload_bytes: Cap = 4 << 20
     """Largest payload read; the device list of a big network is a few hundred KiB."""
-    max_devices: int = 1000
+    max_devices: Cap = 1000
     """Most devices tracked (listed plus guessed); more are ignored."""
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Zigbee2MqttConfig:
-        name = Zigbee2MqttAdapter.name
-        check_keys(options, NAMING_KEYS | {"base_topic", "max_payload_bytes", "max_devices"}, name)
-        return cls(
-            base_topic=topic_option(options, "base_topic", cls.base_topic, name),
-            naming=Naming.from_options(options, name),
-            max_payload_bytes=int_option(options, "max_payload_bytes", cls.max_payload_bytes, name),
-            max_devices=int_option(options, "max_devices", cls.max_devices, name),
-        )
+        """Read `adapters.zigbee2mqtt`; ConfigError naming the key for anything it does not take."""
+        return read_section(cls, options, f"adapters.{Zigbee2MqttAdapter.name}")
 
 
 @dataclass(frozen=True)
