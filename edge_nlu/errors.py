@@ -116,8 +116,6 @@ class ErrorCode(str, Enum):
     """Feedback for a turn the store does not have."""
     INVALID_REWRITE = "invalid_rewrite"
     """A rewrite whose source or target is empty or the same."""
-    MAX_COMPONENT = "max_component"
-    """A rephrase graph component too large to mine."""
     # tools
     BENCH_FAILED = "bench_failed"
     """A benchmark child process failed."""
