@@ -777,7 +777,7 @@ def cli_bytes(args: list[bytes], timeout: float) -> subprocess.CompletedProcess[
 
 
 def run_cli(fz: Fuzzer, lines_n: int, runs_n: int, tmp: Path) -> dict[str, Any]:
-    from edge_nlu.cli.main import MAX_LINE_BYTES
+    from edge_nlu.cli.parse import MAX_LINE_BYTES
     from edge_nlu_tools.demo.offline import demo_home_path
 
     home = str(demo_home_path())

@@ -49,9 +49,10 @@ from export import household as hh  # noqa: E402
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC, a midnight
 TARGETS = {"defect_reduction": 0.35, "precomputed_win_loss": 15.0, "personal_gain_points": 4.0,
            "false_rewrite_rate": 0.005}
-VARIANTS = (("none", frozenset()), ("all", frozenset(LAYERS)),
-            ("no_personal", frozenset({"precomputed", "global", "taught"})),
-            ("precomputed_only", frozenset({"precomputed"})))
+VARIANTS: tuple[tuple[str, frozenset[str]], ...] = (
+    ("none", frozenset()), ("all", frozenset(LAYERS)),
+    ("no_personal", frozenset({"precomputed", "global", "taught"})),
+    ("precomputed_only", frozenset({"precomputed"})))
 """Phase-B layer sets; precomputed_only (not a target) isolates the Markov miner."""
 
 
@@ -131,8 +132,8 @@ def signal_quality(stats: hh.SimStats, store: InteractionStore) -> dict[str, Any
     """How well the engine's implicit feedback matched the simulator's truth in phase A: was a turn the user
     retried marked `rephrase`, and was a wrong turn marked a defect (any defect signal)."""
     by_qid = {st.turn.query_id: st for st in store.turns()}
-    rephrase = {"tp": 0, "fn": 0, "fp": 0}
-    defect = {"tp": 0, "fn": 0, "fp": 0}
+    rephrase: dict[str, float] = {"tp": 0, "fn": 0, "fp": 0}  # counts, then recall and precision
+    defect: dict[str, float] = {"tp": 0, "fn": 0, "fp": 0}
     for i, t in enumerate(stats.turns):
         st = by_qid.get(t.query_id)
         if st is None:

@@ -13,9 +13,9 @@ import random
 import re
 import string
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from edge_nlu.domain.context import RequestContext
 from edge_nlu.domain.home import Entity, Home
@@ -25,12 +25,14 @@ from edge_nlu.model.context_segment import context_segment
 from .homes import HomeBuilder
 
 Example = dict[str, Any]
+T = TypeVar("T")
 _MARK = re.compile(r"\[([a-z_]+):([^\]]+)\]")
 
 
 def render(markup: str) -> tuple[str, list[dict[str, Any]]]:
     """`turn on the [device_name:desk lamp]` -> text and character-offset slots."""
-    text, slots, pos = "", [], 0
+    text, pos = "", 0
+    slots: list[dict[str, Any]] = []
     for m in _MARK.finditer(markup):
         text += markup[pos:m.start()]
         start = len(text)
@@ -40,7 +42,8 @@ def render(markup: str) -> tuple[str, list[dict[str, Any]]]:
     text += markup[pos:]
     text = " ".join(text.split())
     # re-find offsets after whitespace collapsing
-    out, cursor = [], 0
+    out: list[dict[str, Any]] = []
+    cursor = 0
     for s in slots:
         i = text.find(s["value"], cursor)
         out.append({**s, "start": i, "end": i + len(s["value"])})
@@ -107,7 +110,7 @@ class Draw:
     def p(self, x: float) -> bool:
         return self.rng.random() < x
 
-    def c(self, seq: Any) -> Any:
+    def c(self, seq: Sequence[T]) -> T:
         return self.rng.choice(seq)
 
     def ents(self, domain: str, area_id: str | None = None, dc: str | None = None) -> list[Entity]:

@@ -9,12 +9,17 @@ from torch import nn
 from transformers import BertConfig, BertModel
 
 
-class JointModel(nn.Module):  # type: ignore[misc]
+def new_bert(config: BertConfig) -> BertModel:
+    """A freshly initialised BertModel without the pooler (neither head uses it)."""
+    return BertModel(config, add_pooling_layer=False)  # type: ignore[no-untyped-call]  # transformers leaves __init__ unannotated
+
+
+class JointModel(nn.Module):
     """Intent from the [CLS] vector, one BIO tag per token; the context is the second segment."""
 
     def __init__(self, config: BertConfig, n_intents: int, n_tags: int) -> None:
         super().__init__()
-        self.bert = BertModel(config, add_pooling_layer=False)
+        self.bert = new_bert(config)
         self.dropout = nn.Dropout(0.1)
         self.intent_head = nn.Linear(config.hidden_size, n_intents)
         self.slot_head = nn.Linear(config.hidden_size, n_tags)

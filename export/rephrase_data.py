@@ -201,8 +201,8 @@ def make_pairs(records: list[dict[str, Any]], n: int, rng: random.Random, noise_
             v = paraphrase(r["text"], rng)
             if v is None:
                 return None
-            a, b = (r["text"], v) if rng.random() < 0.5 else (v, r["text"])
-            return kind, maybe_noise(a), b
+            first, second = (r["text"], v) if rng.random() < 0.5 else (v, r["text"])
+            return kind, maybe_noise(first), second
         v = noise(r["text"], rng)
         return (kind, v, r["text"]) if v else None
 
@@ -244,10 +244,10 @@ def make_pairs(records: list[dict[str, Any]], n: int, rng: random.Random, noise_
         if got is None:
             continue
         kind, a, b = got
-        key = (normalize(a), normalize(b))
-        if key in seen or key[0] == key[1] or not key[0] or not key[1]:
+        pair = (normalize(a), normalize(b))
+        if pair in seen or pair[0] == pair[1] or not pair[0] or not pair[1]:
             continue
-        seen.add(key)
+        seen.add(pair)
         out.append({"prev": a, "next": b, "gap_s": gap(rng), "label": int(label), "kind": kind})
     rng.shuffle(out)
     return out

@@ -51,7 +51,7 @@ from .common import (
 from .dataset import make_tokenizer, read_jsonl
 from .generate import generate
 from .homes import load_kinds
-from .model import copy_from_teacher, student_config
+from .model import copy_from_teacher, new_bert, student_config
 from .onnx_export import Int8Export, export_int8
 from .rephrase_data import make_pairs, noise, paraphrase, request_key
 from .train import optimizer, prune_vocab
@@ -139,7 +139,7 @@ def embed_torch(model: Pooled, tok: Tokenizer, texts: list[str], batch: int = 12
 
 def make_student(teacher_bert: BertModel, keep: list[int], layers: list[int], max_pos: int) -> BertModel:
     """A BertModel from the teacher's chosen layers, pruned vocabulary rows and first positions."""
-    s = BertModel(student_config(teacher_bert.config, len(keep), len(layers), max_pos), add_pooling_layer=False)
+    s = new_bert(student_config(teacher_bert.config, len(keep), len(layers), max_pos))
     copy_from_teacher(teacher_bert, s, keep, layers, max_pos)
     return s
 
@@ -165,7 +165,7 @@ def distil(student: Pooled, ids: list[list[int]], target: np.ndarray, epochs: in
                 cos = (s * t).sum(-1)
                 loss = F.mse_loss(s, t) + (1 - cos).mean() + F.mse_loss(s @ s.T, t @ t.T)
                 opt.zero_grad()
-                loss.backward()
+                torch.autograd.backward(loss)
                 torch.nn.utils.clip_grad_norm_(opt.param_groups[0]["params"], 1.0)
                 opt.step()
                 sched.step()
@@ -197,7 +197,7 @@ def train_rephrase(x: np.ndarray, y: np.ndarray, seed: int, epochs: int) -> Reph
             i = perm[b: b + 256]
             loss = F.binary_cross_entropy_with_logits(model.logits(xt[i]), yt[i])
             opt.zero_grad()
-            loss.backward()
+            torch.autograd.backward(loss)
             opt.step()
     model.eval()
     return model

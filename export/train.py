@@ -80,7 +80,7 @@ def fit(
                     )
                     loss = (1 - alpha) * loss + alpha * temp * temp * (kl_i + kl_s)
                 opt.zero_grad()
-                loss.backward()
+                torch.autograd.backward(loss)
                 torch.nn.utils.clip_grad_norm_(opt.param_groups[0]["params"], 1.0)
                 opt.step()
                 sched.step()
