@@ -21,7 +21,8 @@ os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ
 
 from edge_nlu_tools.broker import LocalBroker  # noqa: E402
 from edge_nlu_tools.demo.live import SITES, write_home  # noqa: E402
-from edge_nlu_tools.demo.satellite import Satellite, ServeProcess  # noqa: E402
+from edge_nlu_tools.demo.satellite import ServeProcess  # noqa: E402
+from edge_nlu_tools.hermes_client import HermesClient  # noqa: E402
 
 QUERIES = [("turn off the kitchen lights", "kitchen-puck"), ("what time is it", "living-room-tv"),
            ("turn on the reading lamp", "living-room-tv"), ("douse the kitchen lights", "kitchen-puck"),
@@ -45,7 +46,7 @@ def write_config(folder: Path, broker: LocalBroker, store: Path) -> Path:
     return path
 
 
-def wait_ready(sat: Satellite, svc: ServeProcess, timeout: float = 120.0) -> float:
+def wait_ready(sat: HermesClient, svc: ServeProcess, timeout: float = 120.0) -> float:
     """Seconds until the service answers (status online, then a first query); raises on failure."""
     t0 = time.monotonic()
     deadline = t0 + timeout
@@ -59,7 +60,7 @@ class Traffic:
     """`threads` satellites asking in a loop; every query whose Hermes answer came back is acknowledged.
     With `feedback`, a third of the answered ones get a positive or negative feedback message."""
 
-    def __init__(self, sat: Satellite, threads: int = 2, feedback: bool = True, pause_s: float = 0.0) -> None:
+    def __init__(self, sat: HermesClient, threads: int = 2, feedback: bool = True, pause_s: float = 0.0) -> None:
         self.sat, self.threads, self.feedback, self.pause_s = sat, threads, feedback, pause_s
         self.acked: list[str] = []
         self.sent = 0
@@ -91,8 +92,8 @@ class Traffic:
                 with self._lock:
                     self.acked.append(str(a.hermes.get("id")))
                 if self.feedback and rng.random() < 0.33:
-                    self.sat.client.publish("edge-nlu/feedback", json.dumps(
-                        {"id": a.hermes.get("id"), "signal": rng.choice(["positive", "negative"])}), qos=1)
+                    self.sat.publish("edge-nlu/feedback", {"id": a.hermes.get("id"),
+                                                           "signal": rng.choice(["positive", "negative"])}, wait=False)
             if self.pause_s:
                 self._stop.wait(self.pause_s)
 

@@ -1,6 +1,6 @@
 """A real Mosquitto for tests (the tools' launcher: free loopback port, generated config, stop/kill/restart
 on the same port), installed with apt-get when missing, with a self-made CA for its TLS listener; and a
-probe client that records messages."""
+probe client (the tools' Hermes client) that records messages."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_nlu_tools.broker import Mosquitto, TLSFiles, find_mosquitto, free_port
+from edge_nlu_tools.hermes_client import HermesClient
 
 __all__ = ["PASSWORD", "USER", "Mosquitto", "Probe", "TLSFiles", "find_or_install_mosquitto", "free_port",
            "make_tls", "retained_status", "until"]
@@ -67,44 +67,23 @@ def make_tls(workdir: Path) -> TLSFiles:
     return TLSFiles(ca=ca, cert=cert, key=key)
 
 
-class Probe:
-    """A test client: records every message it gets, publishes, and runs Hermes queries."""
+class Probe(HermesClient):
+    """A test client: records every message it gets (`expect` takes them out), publishes, and runs Hermes
+    queries through the tools' client (answers matched by id). Subscribes only to what a test asks for."""
 
     def __init__(self, broker: Mosquitto, client_id: str | None = None, username: str | None = None,
                  password: str | None = None) -> None:
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"probe-{uuid.uuid4().hex[:8]}")
-        if username:
-            self.client.username_pw_set(username, password)
-        if broker.tls:
-            self.client.tls_set_context(ssl.create_default_context(cafile=str(broker.tls.ca)))
+        tls = ssl.create_default_context(cafile=str(broker.tls.ca)) if broker.tls else None
+        super().__init__("127.0.0.1", broker.port, client_id or f"probe-{uuid.uuid4().hex[:8]}", answers=False,
+                         username=username, password=password, tls=tls)
         self.messages: list[mqtt.MQTTMessage] = []
         self.cond = threading.Condition()
-        self.connected = threading.Event()
-        self.client.on_message = self._on_message
-        self.client.on_connect = lambda c, u, f, rc, p: self.connected.set() if not rc.is_failure else None
-        self.client.connect("127.0.0.1", broker.port, keepalive=30)
-        self.client.loop_start()
-        if not self.connected.wait(30):
-            raise RuntimeError("probe could not connect")
+        self.connect(timeout=30)
 
-    def _on_message(self, client: Any, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+    def received(self, msg: mqtt.MQTTMessage) -> None:
         with self.cond:
             self.messages.append(msg)
             self.cond.notify_all()
-
-    def subscribe(self, *topics: str) -> None:
-        done = threading.Event()
-        self.client.on_subscribe = lambda *a: done.set()
-        self.client.subscribe([(t, 1) for t in topics])
-        if not done.wait(30):
-            raise RuntimeError("no SUBACK")
-
-    def publish(self, topic: str, payload: bytes | str | dict[str, Any], retain: bool = False, qos: int = 1,
-                wait: bool = True) -> None:
-        data = json.dumps(payload) if isinstance(payload, dict) else payload
-        info = self.client.publish(topic, data, qos=qos, retain=retain)
-        if wait:
-            info.wait_for_publish(30)
 
     def expect(self, pred: Callable[[mqtt.MQTTMessage], bool], timeout: float = 30.0) -> mqtt.MQTTMessage:
         """The first recorded message that matches (removed from the record); fails after `timeout`."""
@@ -116,41 +95,45 @@ class Probe:
                         return self.messages.pop(i)
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    seen = [(m.topic, m.payload[:200]) for m in self.messages[-10:]]
-                    raise AssertionError(f"no matching message within {timeout}s; last seen: {seen}")
+                    raise AssertionError(f"no matching message within {timeout}s; last seen: {self._last_seen()}")
                 self.cond.wait(left)
+
+    def _last_seen(self) -> list[tuple[str, bytes]]:
+        return [(m.topic, bytes(m.payload[:200])) for m in self.messages[-10:]]
 
     def query(self, text: str, site: str = "kitchen-puck", session: str | None = "s1", timeout: float = 30.0,
               **extra: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
         """Publish a Hermes query; (hermes topic, hermes payload, full result) once both answers are in."""
-        qid = uuid.uuid4().hex
-        self.publish("hermes/nlu/query", {"input": text, "siteId": site, "sessionId": session, "id": qid,
-                                          "intentFilter": None, **extra})
+        qid = self.send(text, site, session, wait=True, **extra)
         return self.answer(qid, site, timeout)
 
     def answer(self, qid: str, site: str, timeout: float = 30.0) -> tuple[str, dict[str, Any], dict[str, Any]]:
-        def has_id(prefix: str) -> Callable[[mqtt.MQTTMessage], bool]:
-            def pred(m: mqtt.MQTTMessage) -> bool:
-                if not m.topic.startswith(prefix):
-                    return False
-                try:
-                    return bool(json.loads(m.payload).get("id") == qid)
-                except ValueError:
-                    return False
-            return pred
-
-        hermes = self.expect(lambda m: has_id("hermes/intent/")(m) or has_id("hermes/nlu/intentNotRecognized")(m),
-                             timeout)
-        result = self.expect(has_id(f"edge-nlu/result/{site}"), timeout)
-        return hermes.topic, json.loads(hermes.payload), json.loads(result.payload)
+        """Both answers to query `qid` (sent by anyone), the result on `edge-nlu/result/<site>`; both are
+        taken out of the record."""
+        a = self.wait(qid, timeout, "both")
+        with self.cond:
+            if a is None:
+                raise AssertionError(f"no answer to {qid} within {timeout}s; last seen: {self._last_seen()}")
+            self.messages = [m for m in self.messages if not _answers_to(m, qid)]
+        assert a.hermes_topic is not None and a.hermes is not None
+        if a.result_topic != f"edge-nlu/result/{site}":
+            raise AssertionError(f"the result to {qid} came on {a.result_topic}, not edge-nlu/result/{site}")
+        return a.hermes_topic, a.hermes, a.result
 
     def clear(self) -> None:
         with self.cond:
             self.messages.clear()
+        self.forget()
 
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+
+def _answers_to(m: mqtt.MQTTMessage, qid: str) -> bool:
+    if not m.topic.startswith(("hermes/intent/", "hermes/nlu/intentNotRecognized", "edge-nlu/result/")):
+        return False
+    try:
+        data = json.loads(m.payload)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and data.get("id") == qid
 
 
 def retained_status(broker: Mosquitto, topic: str = "edge-nlu/status", timeout: float = 15.0) -> str | None:

@@ -24,8 +24,9 @@ import yaml
 
 from edge_nlu_tools.broker import LocalBroker
 from edge_nlu_tools.demo.offline import demo_home_path, result_lines
-from edge_nlu_tools.demo.satellite import Answer, Satellite, ServeProcess
+from edge_nlu_tools.demo.satellite import ServeProcess
 from edge_nlu_tools.demo.simhome import REPLACES, SimHome
+from edge_nlu_tools.hermes_client import Answer, HermesClient
 
 SITES: dict[str, dict[str, Any]] = {
     "kitchen-puck": {"area": "Kitchen", "has_screen": False},
@@ -125,7 +126,7 @@ def write_config(folder: Path, broker_uri: str, sim: SimHome, home: Path, model_
     return path
 
 
-def wait_ready(sat: Satellite, svc: ServeProcess, timeout: float) -> Answer | None:
+def wait_ready(sat: HermesClient, svc: ServeProcess, timeout: float) -> Answer | None:
     """`edge-nlu/status` online, then a first query answered (its subscriptions are in place)."""
     deadline = time.monotonic() + timeout
     if not sat.wait_status("online", timeout, svc.alive):
@@ -161,7 +162,7 @@ def run(out: TextIO, model_dir: Path | None = None, broker: str = "auto", timeou
         out.write(f"  simulated home: {len(sim.zigbee)} Zigbee2MQTT devices, {len(sim.tasmota)} Tasmota devices "
                   "(retained state)\n")
         config = write_config(folder, b.uri, sim, write_home(folder), model_dir)
-        sat = stack.enter_context(Satellite(b.host, b.port, client_id="edge-nlu-demo-satellite"))
+        sat = stack.enter_context(HermesClient(b.host, b.port, client_id="edge-nlu-demo-satellite"))
         t0 = time.monotonic()
         svc = stack.enter_context(ServeProcess(b.uri, config, folder / "serve.log"))
         out.write(f"  edge-nlu serve (pid {svc.pid}) --broker {b.uri} --config serve.yaml\n")
@@ -175,7 +176,7 @@ def run(out: TextIO, model_dir: Path | None = None, broker: str = "auto", timeou
     return 2  # not reached; keeps mypy sure every path returns
 
 
-def _play(out: TextIO, sim: SimHome, sat: Satellite, timeout_s: float) -> int:
+def _play(out: TextIO, sim: SimHome, sat: HermesClient, timeout_s: float) -> int:
     passed = 0
     turns = script()
     for turn in turns:
