@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from edge_nlu.domain.result import DEFAULT_MIN_CONFIDENCE  # noqa: E402
 from edge_nlu.learn.engine import LAYERS, SelfLearning  # noqa: E402
 from edge_nlu.learn.settings import LearnSettings  # noqa: E402
 from edge_nlu.learn.store import InteractionStore  # noqa: E402
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     nlu = load(home=hh.DEMO_HOME)
     knobs = hh.PopulationKnobs(users_per_home=_range(args.users_per_home), goals_per_user=_range(args.goals_per_user))
     settings = LearnSettings(reload_interval_s=0.0)
-    pop = hh.build_population(nlu, args.seed, args.households, knobs, min_confidence=settings.min_confidence)
+    pop = hh.build_population(nlu, args.seed, args.households, knobs, min_confidence=DEFAULT_MIN_CONFIDENCE)
     users = hh.UserModel(requests_per_day=_range(args.requests_per_day))
     rewriter_dir = Path(args.rewriter_dir) if args.rewriter_dir else None
     out: dict[str, Any] = {"config": {k: v for k, v in vars(args).items() if k != "json"},

@@ -100,8 +100,9 @@ def parser() -> FakeParser:
     return FakeParser()
 
 
-def make(parser: FakeParser, store: InteractionStore, **settings: Any) -> SelfLearning:
-    return SelfLearning(parser, store, LearnSettings(reload_interval_s=0.0, **settings), rewriter_dir=NO_MODELS)
+def make(parser: FakeParser, store: InteractionStore, min_confidence: float = 0.5, **settings: Any) -> SelfLearning:
+    return SelfLearning(parser, store, LearnSettings(reload_interval_s=0.0, **settings), rewriter_dir=NO_MODELS,
+                        min_confidence=min_confidence)
 
 
 @pytest.fixture

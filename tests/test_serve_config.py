@@ -303,7 +303,7 @@ WRONG_TYPES = [
     ({"limits": {"state_wait_s": "0.2"}}, "limits.state_wait_s"),
     ({"learning": {"rephrase_window_s": "0.3"}}, "learning.rephrase_window_s"),
     ({"learning": {"retention_days": True}}, "learning.retention_days"),
-    ({"learning": {"min_confidence": "0.5"}}, "learning.min_confidence"),
+    ({"learning": {"defect_confidence": "0.5"}}, "learning.defect_confidence"),
     ({"learning": {"personal_min_support": 2.5}}, "learning.personal_min_support"),
     ({"learning": {"store": 3}}, "learning.store"),
     ({"learning": {"miner": {"min_support": "4"}}}, "learning.miner.min_support"),
@@ -324,6 +324,15 @@ def test_a_wrong_type_is_refused_with_its_key_path_never_coerced(d: dict[str, An
         ServeSettings.from_dict(d)
     assert err.value.message.startswith(f"{path} must be "), err.value.message
     assert err.value.code == "invalid_config"
+
+
+def test_one_confidence_threshold_learning_has_none_of_its_own() -> None:
+    """Two thresholds could disagree, and then answered turns would become defect signals."""
+    with pytest.raises(ConfigError) as err:
+        ServeSettings.from_dict({"learning": {"min_confidence": 0.5}})
+    assert err.value.message.startswith("learning.min_confidence: removed; the top-level min_confidence")
+    s = ServeSettings.from_dict({"min_confidence": 0.3, "learning": {"store": "x.sqlite3"}})
+    assert s.min_confidence == 0.3 and not hasattr(s.learning, "min_confidence")
 
 
 OUT_OF_RANGE = [
@@ -383,3 +392,16 @@ def test_adapter_options_are_checked_when_the_config_is_loaded() -> None:
         ServeSettings.from_dict({"adapters": {"homie": {"bogus": 1}}})
     with pytest.raises(ConfigError, match="unknown adapter 'zwave'"):
         ServeSettings.from_dict({"adapters": ["zwave"]})
+
+
+def test_the_services_threshold_is_the_learning_engines(tmp_path: Path) -> None:
+    from edge_nlu.service.app import Service
+
+    s = ServeSettings.from_dict({"broker": {"uri": "mqtt://127.0.0.1:1"}, "min_confidence": 0.35,
+                                 "learning": {"store": str(tmp_path / "l.sqlite3")}})
+    service = Service(s)
+    assert service.learning is not None
+    try:
+        assert service.learning.engine.min_confidence == service.codec.min_confidence == 0.35
+    finally:
+        service.learning.store.close()

@@ -9,6 +9,11 @@ CONFIDENCE_DIGITS = 4
 """Decimals of the model confidence a result carries (the contract reports no more)."""
 
 
+DEFAULT_MIN_CONFIDENCE = 0.5
+"""The one confidence threshold (`min_confidence` in the serve config). Below it a query is not
+recognized: the service answers `intentNotRecognized` and learning counts the turn as a defect. One
+setting, so an answered turn can never be a defect signal (see Result.recognized)."""
+
 @dataclass(frozen=True)
 class Slot:
     """A slot span the model found, with character offsets into the request text."""

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from edge_nlu.domain.home import Home
-from edge_nlu.domain.result import NLU, Result, Rewrite
+from edge_nlu.domain.result import DEFAULT_MIN_CONFIDENCE, NLU, Result, Rewrite
 from edge_nlu.errors import EdgeNLUError
 from edge_nlu.learn.guard import check_rewrite, flips, is_sensitive, touches_sensitive, turn_result
 from edge_nlu.learn.markov import MinerSettings, chains, mine
@@ -80,8 +80,9 @@ class SelfLearning:
     """Feedback capture, learned rewrites and preferences around an `EdgeNLU`."""
 
     def __init__(self, nlu: Parser, store: InteractionStore, settings: LearnSettings | None = None,
-                 rewriter_dir: Path | None = None) -> None:
+                 rewriter_dir: Path | None = None, min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> None:
         self.nlu = nlu
+        self._min_confidence = min_confidence
         self.store = store
         self.settings = settings or LearnSettings()
         self.layers: set[str] = set(LAYERS)
@@ -191,7 +192,7 @@ class SelfLearning:
     def min_confidence(self) -> float:
         """Below this confidence a turn was not recognized (the service answered intentNotRecognized): the one
         place the engine reads that threshold from."""
-        return self.settings.min_confidence
+        return self._min_confidence
 
     def handle(self, text: str, *, site: str = "default", session: str | None = None, user: str | None = None,
                ts: float | None = None, query_id: str | None = None, context: dict[str, Any] | None = None,

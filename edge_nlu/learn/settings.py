@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from edge_nlu.config_fields import NonEmpty, Range, read_section, to_mapping
+from edge_nlu.errors import ConfigError
 from edge_nlu.learn.markov import MinerSettings
 from edge_nlu.learn.rewriter import RewriterSettings
 
@@ -28,8 +29,6 @@ class LearnSettings:
     a retry is then much more likely, so less evidence from the wording is needed."""
     session_gap_s: float = 60.0
     """Turns further apart than this belong to different sessions when mining."""
-    min_confidence: float = 0.5
-    """Below this NLU confidence the service answers intentNotRecognized (a defect signal)."""
     defect_confidence: float = 0.7
     """Below this the original parse is defect-prone and online retrieval is tried."""
     reload_interval_s: float = 1.0
@@ -65,6 +64,9 @@ class LearnSettings:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> LearnSettings:
         """Read the `learning:` section; unknown keys, wrong types and bad values are ConfigErrors."""
+        if isinstance(d, Mapping) and "min_confidence" in d:
+            raise ConfigError("learning.min_confidence: removed; the top-level min_confidence is the one threshold "
+                              "(below it a query is not recognized, and learning counts that turn as a defect)")
         return read_section(cls, d, "learning")
 
     def to_dict(self) -> dict[str, Any]:

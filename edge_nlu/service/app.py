@@ -106,7 +106,8 @@ class Service:
             from edge_nlu.service.learning import LearningBridge
 
             try:
-                self.learning = LearningBridge(settings.learning, self.nlu, t.hermes, t.edge_nlu)
+                self.learning = LearningBridge(settings.learning, self.nlu, t.hermes, t.edge_nlu,
+                                               min_confidence=settings.min_confidence)
             except Exception as exc:  # learning is an extra: without it the hub still answers
                 detail = f"[{exc.code}] {exc.message}" if isinstance(exc, EdgeNLUError) else repr(exc)
                 log.error("self-learning is OFF: cannot start it with store %s: %s; answering without learning "

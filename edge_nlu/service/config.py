@@ -35,6 +35,7 @@ from edge_nlu.config_fields import (
     read_section,
     to_mapping,
 )
+from edge_nlu.domain.result import DEFAULT_MIN_CONFIDENCE
 from edge_nlu.errors import ConfigError, ErrorCode
 from edge_nlu.learn.settings import LearnSettings
 from edge_nlu.service.adapters.registry import adapter_configs
@@ -249,8 +250,9 @@ class ServeSettings:
     """Home snapshot to start from (areas, floors, names the hubs do not publish); None starts empty."""
     threads: Annotated[int, Range(0)] = 1
     """onnxruntime intra-op threads."""
-    min_confidence: Annotated[float, Range(0.0, 1.0)] = 0.5
-    """Below this NLU confidence a query is `intentNotRecognized` (the full result still goes out)."""
+    min_confidence: Annotated[float, Range(0.0, 1.0)] = DEFAULT_MIN_CONFIDENCE
+    """The one confidence threshold: below it a query is `intentNotRecognized` (the full result still goes
+    out) and, with learning on, the turn counts as a defect."""
     limits: LimitSettings = field(default_factory=LimitSettings)
     """Caps."""
     stats_interval_s: Annotated[float, Range(0.0)] = 60.0

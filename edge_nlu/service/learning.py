@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_nlu.domain.home import Home
-from edge_nlu.domain.result import Result
+from edge_nlu.domain.result import DEFAULT_MIN_CONFIDENCE, Result
 from edge_nlu.learn.engine import Parser, SelfLearning
 from edge_nlu.learn.settings import LearnSettings
 from edge_nlu.learn.store import InteractionStore
@@ -46,11 +46,12 @@ def request_ts(when: str | None) -> float:
 class LearningBridge:
     """Owns the store and the `SelfLearning` engine for one running service."""
 
-    def __init__(self, settings: LearnSettings, nlu: Parser, hermes: str, edge_nlu: str) -> None:
+    def __init__(self, settings: LearnSettings, nlu: Parser, hermes: str, edge_nlu: str,
+                 min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> None:
         self.settings = settings
         # resilient: a corrupt, read-only, full or deleted store degrades learning, never the answers
         self.store = InteractionStore(Path(settings.store), retention_days=settings.retention_days, resilient=True)
-        self.engine = SelfLearning(nlu, self.store, settings)
+        self.engine = SelfLearning(nlu, self.store, settings, min_confidence=min_confidence)
         self.feedback_topic = f"{edge_nlu}/feedback"
         self.session_ended_topic = f"{hermes}/dialogueManager/sessionEnded"
         self.not_recognized_topic = f"{hermes}/nlu/intentNotRecognized"
