@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from edge_nlu.errors import ConfigError
 from edge_nlu.learn.markov import FAILURE, MinerSettings, absorption, chains, mine
 from edge_nlu.learn.types import StoredTurn, TurnRecord, normalize
 
@@ -234,8 +235,9 @@ def test_empty_input() -> None:
 def test_settings_round_trip_and_validation() -> None:
     s = MinerSettings(min_support=5, margin=0.1, max_component=100)
     assert MinerSettings.from_dict(s.to_dict()) == s
-    assert MinerSettings.from_dict({"min_support": "4"}).min_support == 4
-    with pytest.raises(ValueError, match="unknown"):
+    with pytest.raises(ConfigError, match=r"learning\.miner\.min_support must be an integer"):
+        MinerSettings.from_dict({"min_support": "4"})
+    with pytest.raises(ConfigError, match="unknown"):
         MinerSettings.from_dict({"min_suport": 4})
     with pytest.raises(ValueError):
         MinerSettings(margin=1.5)

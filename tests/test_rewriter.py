@@ -7,6 +7,7 @@ import zlib
 import numpy as np
 import pytest
 
+from edge_nlu.errors import ConfigError
 from edge_nlu.learn.rewriter import OnlineRewriter, RewriterSettings
 
 DIM = 64
@@ -73,5 +74,5 @@ def test_a_phrasing_that_often_failed_ranks_below_a_reliable_one(rw: OnlineRewri
 def test_settings_round_trip_and_refuse_unknown_keys() -> None:
     s = RewriterSettings(top_k=3, failure_penalty=0.2)
     assert RewriterSettings.from_dict(s.to_dict()) == s
-    with pytest.raises(ValueError, match="unknown"):
+    with pytest.raises(ConfigError, match="unknown"):
         RewriterSettings.from_dict({"top_kk": 3})

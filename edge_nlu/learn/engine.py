@@ -24,7 +24,7 @@ from edge_nlu.domain.home import Home
 from edge_nlu.domain.result import DEFAULT_MIN_CONFIDENCE, NLU, Result, Rewrite
 from edge_nlu.errors import EdgeNLUError
 from edge_nlu.learn.guard import check_rewrite, flips, is_sensitive, touches_sensitive, turn_result
-from edge_nlu.learn.markov import MinerSettings, chains, mine
+from edge_nlu.learn.markov import chains, mine
 from edge_nlu.learn.preferences import Teaching, apply_preferences, flip_person, parse_teaching, preference_history
 from edge_nlu.learn.rewriter import OnlineRewriter
 from edge_nlu.learn.settings import LearnSettings
@@ -651,8 +651,7 @@ def mine_store(store: InteractionStore, settings: LearnSettings, now: float | No
         if ch and ch[0].turn.user:
             by_user.setdefault(ch[0].turn.user, []).append(ch)
     global_dst = {r.src: normalize(r.dst) for r in rewrites}
-    personal_settings = MinerSettings.from_dict({**settings.miner.to_dict(),
-                                                 "min_support": settings.personal_min_support})
+    personal_settings = replace(settings.miner, min_support=settings.personal_min_support)
     personal: list[LearnedRewrite] = []
     for u, chs in sorted(by_user.items()):
         mine_u, _ = mine(chs, personal_settings)

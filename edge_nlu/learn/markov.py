@@ -22,12 +22,13 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from edge_nlu.config_fields import read_section
 from edge_nlu.learn.types import LearnedRewrite, StoredTurn, normalize
 
 FAILURE = "<failure>"
@@ -80,13 +81,8 @@ class MinerSettings:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> MinerSettings:
-        """Build from config; unknown keys are errors so a typo cannot silently keep a default."""
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown miner settings: {sorted(unknown)}")
-        ints = ("min_support", "max_component")
-        kwargs: dict[str, Any] = {k: int(v) if k in ints else float(v) for k, v in d.items()}
-        return cls(**kwargs)
+        """`learning.miner`: unknown keys and wrong types are ConfigErrors with their key path."""
+        return read_section(cls, d, "learning.miner")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 from rapidfuzz import fuzz
 
+from edge_nlu.config_fields import read_section
 from edge_nlu.learn.types import normalize
 
 
@@ -52,11 +53,8 @@ class RewriterSettings:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RewriterSettings:
-        unknown = sorted(str(k) for k in d if k not in cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"rewriter: unknown key(s) {', '.join(unknown)}")
-        kw: dict[str, Any] = {k: (int(v) if k in ("top_k", "personal_min_count") else float(v)) for k, v in d.items()}
-        return cls(**kw)
+        """`learning.rewriter`: unknown keys and wrong types are ConfigErrors with their key path."""
+        return read_section(cls, d, "learning.rewriter")
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
