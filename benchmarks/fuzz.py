@@ -46,7 +46,14 @@ from edge_nlu.errors import EdgeNLUError  # noqa: E402
 from edge_nlu.service.adapters.base import AdapterError  # noqa: E402
 from edge_nlu.service.adapters.registry import build_adapters  # noqa: E402
 from edge_nlu.service.config import SiteSettings  # noqa: E402
-from edge_nlu.service.hermes import QueryError, build_context, hermes_reply, history_turn, not_recognized, parse_query  # noqa: E402
+from edge_nlu.service.hermes import (  # noqa: E402
+    QueryError,
+    build_context,
+    intent_reply,
+    next_turn,
+    not_recognized,
+    parse_query,
+)
 
 RESULT_KEYS = {"id", "text", "rewrite", "nlu", "action", "response", "error"}
 FULL = {"adapters": 42_000, "hermes": 9_000, "learning": 5_000, "parse": 9_000, "home": 2_000,
@@ -527,15 +534,16 @@ def _fuzz_hermes(fz: Fuzzer, t: Tally, count: int, nlu: Any, home: Home) -> None
             ctx = build_context(q, sites.get(q.site_id), [], "2026-11-24T07:30:00")
             if ctx.get("area") and home.area(ctx["area"]) is None:
                 del ctx["area"]
-            result = nlu.parse(q.input, ctx, q.id, home=home)
+            typed = nlu.parse_result(q.input, ctx, q.id, home=home)
+            result = typed.to_dict()
             check_result(t, "hermes answer", result, sample)
-            topic, reply = hermes_reply(q, result, 0.5)
+            topic, reply = intent_reply(q, typed, 0.5)
             utf8_json(reply)
             if any(c in topic for c in "+#\x00"):
                 t.fail("hermes answer", f"bad answer topic {topic!r}", sample)
             topic.encode("utf-8")
             f"edge-nlu/result/{q.site_id}".encode()
-            history_turn(result)
+            next_turn(typed)
         except Exception as exc:  # noqa: BLE001
             t.exception("hermes answer", exc, sample)
 

@@ -74,8 +74,6 @@ class ErrorCode(str, Enum):
     """The CA or client certificate files cannot be loaded."""
     BAD_ADAPTER_CONFIG = "bad_adapter_config"
     """An adapter's options do not fit it."""
-    ADAPTERS_UNAVAILABLE = "adapters_unavailable"
-    """The adapter registry cannot be loaded."""
     # broker and device traffic
     BROKER_REFUSED = "broker_refused"
     """The broker refused the connection."""

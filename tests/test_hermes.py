@@ -18,9 +18,7 @@ from edge_nlu.service.hermes import (
     QueryError,
     SessionHistory,
     build_context,
-    hermes_reply,
     hermes_slots,
-    history_turn,
     intent_reply,
     next_turn,
     not_recognized,
@@ -226,14 +224,6 @@ def test_topic_prefix_and_unsafe_intent_names() -> None:
     weird = replace(WEATHER_NO_ACTION, nlu=NLU("a/b#c", 1.0))
     topic, p = intent_reply(parse_query(q()), weird, prefix="house1/hermes")
     assert topic == "house1/hermes/intent/a_b_c" and p["intent"]["intentName"] == "a/b#c"
-
-
-def test_the_wire_form_gets_the_same_answers() -> None:
-    """`hermes_reply` and `history_turn` take the result as its contract dict (the fuzzing benchmark's view)."""
-    query = parse_query(q(customData="c"))
-    for result in (TURN_ON_OVEN, WEATHER_NO_ACTION, replace(TURN_ON_OVEN, nlu=NLU("iot_wemo_on", 0.123456789))):
-        assert hermes_reply(query, result.to_dict(), 0.5) == intent_reply(query, result, 0.5)
-        assert history_turn(result.to_dict()) == next_turn(result)
 
 
 def test_the_codec_answers_in_bytes_on_both_topics() -> None:

@@ -28,7 +28,7 @@ from edge_nlu.pipeline import EdgeNLU, load
 from edge_nlu.sanitize import clean, clean_text, loads
 from edge_nlu.service.adapters._common import parse_json, split_topic
 from edge_nlu.service.adapters.registry import build_adapters
-from edge_nlu.service.hermes import QueryError, hermes_reply, not_recognized, parse_query
+from edge_nlu.service.hermes import QueryError, intent_reply, not_recognized, parse_query
 from tests.conftest import ROOT
 
 KEYS = {"id", "text", "rewrite", "nlu", "action", "response", "error"}
@@ -151,9 +151,9 @@ def test_hermes_query_with_surrogates_or_controls(nlu: EdgeNLU, text: str, site:
     for value in (q.input, q.site_id, q.id, q.session_id):
         assert value is None or isinstance(value.encode("utf-8"), bytes)
     assert split_topic(f"edge-nlu/result/{q.site_id}") is not None  # the answer topic is one a broker takes
-    r = nlu.parse(q.input, {"satellite": {"id": q.site_id}}, q.id)
-    check(r)
-    topic, reply = hermes_reply(q, r)
+    typed = nlu.parse_result(q.input, {"satellite": {"id": q.site_id}}, q.id)
+    check(typed.to_dict())
+    topic, reply = intent_reply(q, typed)
     utf8(reply)
     topic.encode("utf-8")
 

@@ -296,17 +296,6 @@ def hermes_slots(result: Result) -> list[dict[str, Any]]:
     return out
 
 
-# -- the result in its wire form: for callers that hold the contract's dict (benchmarks/fuzz.py) -----------
-
-def hermes_reply(query: HermesQuery, result: dict[str, Any], min_confidence: float = 0.0,
-                 prefix: str = "hermes") -> tuple[str, dict[str, Any]]:
-    """`intent_reply` for a result dict."""
-    return intent_reply(query, Result.from_dict(result), min_confidence, prefix)
-
-
-def history_turn(result: dict[str, Any]) -> dict[str, Any] | None:
-    """`next_turn` for a result dict."""
-    return next_turn(Result.from_dict(result))
 
 
 def _matching_span(value: Any, spans: list[Slot]) -> Slot | None:
