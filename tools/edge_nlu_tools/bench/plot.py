@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from edge_nlu_tools.bench.main import BenchReport
+    from edge_nlu_tools.bench.report import BenchReport
 
 STAGE_ORDER = ("prepare", "tokenize", "model", "decode", "resolve", "parse")
 P50, P99 = "#3465a4", "#efa03c"
