@@ -24,9 +24,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from edge_nlu_tools.broker import Mosquitto  # noqa: E402
 from edge_nlu_tools.demo.live import SITES, wait_ready, write_home  # noqa: E402
 from edge_nlu_tools.demo.satellite import Satellite, ServeProcess  # noqa: E402
-from tests.broker import Mosquitto, find_or_install_mosquitto  # noqa: E402
+from tests.broker import find_or_install_mosquitto  # noqa: E402
 
 ASKED = 5
 

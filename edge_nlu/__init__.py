@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edge_nlu.errors import EdgeNLUError
+from edge_nlu.domain.result import Result
+from edge_nlu.errors import EdgeNLUError, ErrorCode
 
 if TYPE_CHECKING:
     from edge_nlu.domain.home import Home
     from edge_nlu.pipeline import EdgeNLU
 
-__all__ = ["EdgeNLUError", "load", "__version__"]
+__all__ = ["EdgeNLU", "EdgeNLUError", "ErrorCode", "Result", "load", "__version__"]
 __version__ = "0.1.0"
 
 

