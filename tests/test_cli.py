@@ -124,3 +124,24 @@ def test_a_reader_that_goes_away_ends_the_run_quietly() -> None:
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0, err
     assert "error" not in err and "Traceback" not in err
+
+
+def test_a_tool_command_without_the_tools_package_says_where_to_get_it(monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """`demo` and `bench` live in edge-nlu-tools; a runtime-only install names the package, exit 2."""
+    from edge_nlu.cli import main as cli_main
+
+    monkeypatch.setattr(cli_main, "_plugins", list)  # as if no edge_nlu.commands entry point were installed
+    assert cli_main.main(["demo", "--offline"]) == 2
+    err = capsys.readouterr().err
+    assert "error [missing_tool]" in err and "pip install ./tools" in err
+
+
+def test_the_tools_plug_in_through_entry_points() -> None:
+    from importlib.metadata import entry_points
+
+    from edge_nlu.cli.main import PLUGIN_GROUP, build_parser
+
+    assert {ep.name for ep in entry_points(group=PLUGIN_GROUP)} >= {"demo", "bench"}
+    args = build_parser().parse_args(["bench", "--n", "5"])
+    assert args.n == 5 and args.run.__module__ == "edge_nlu_tools.bench.cli"

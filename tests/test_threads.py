@@ -11,7 +11,7 @@ from tests.conftest import ROOT
 PROBE = """
 import json, sys
 from threadpoolctl import threadpool_info
-from edge_nlu.cli import main as cli_main
+from edge_nlu.cli.main import main as cli_main
 before = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
 rc = cli_main(["parse", "turn on the kitchen lights"])
 after = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]

@@ -1,7 +1,1 @@
-"""The `edge-nlu` command: one module per command, `main` dispatches."""
-
-from __future__ import annotations
-
-from edge_nlu.cli.main import main
-
-__all__ = ["main"]
+"""The `edge-nlu` command: one module per command; `edge_nlu.cli.main` dispatches (the entry point)."""

@@ -44,7 +44,6 @@ def build_parser() -> argparse.ArgumentParser:
     for name, what in TOOL_COMMANDS.items():
         if name not in sub.choices:
             p = sub.add_parser(name, help=f"{what} (needs edge-nlu-tools)", add_help=False)
-            p.add_argument("rest", nargs=argparse.REMAINDER)
             p.set_defaults(run=_missing_tool)
     return ap
 
@@ -56,7 +55,10 @@ def _missing_tool(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.run is not _missing_tool:  # a missing tool's own options are not ours to judge
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     limit_blas_threads(1)
     run: Callable[[argparse.Namespace], int] = args.run
     try:
