@@ -20,6 +20,17 @@ class CapReached(AdapterError):
     code = ErrorCode.ADAPTER_CAP
 
 
+class FixedTopics:
+    """For a convention whose topics are known from the config alone (all but HA discovery, whose
+    configs name further topics): nothing learned, nothing forgotten."""
+
+    def extra_subscriptions(self) -> list[str]:
+        return []
+
+    def take_subscription_changes(self) -> tuple[list[str], list[str]]:
+        return [], []
+
+
 class Adapter(Protocol):
     """A topic convention. `handle` is pure: payload in, updates out; it never touches the network."""
 

@@ -30,7 +30,7 @@ from edge_nlu.service.adapters._common import (
     short_str,
     split_topic,
 )
-from edge_nlu.service.adapters.base import AdapterError
+from edge_nlu.service.adapters.base import AdapterError, FixedTopics
 
 _ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")
 _SWITCH_PROPS = ("on", "power", "state", "switch")
@@ -84,7 +84,7 @@ class _Device:
     """Node id -> node."""
 
 
-class HomieAdapter:
+class HomieAdapter(FixedTopics):
     """Homie 4 devices, nodes and properties."""
 
     name = "homie"
@@ -96,12 +96,6 @@ class HomieAdapter:
 
     def subscriptions(self) -> list[str]:
         return [f"{self.config.base_topic}/#"]
-
-    def extra_subscriptions(self) -> list[str]:
-        return []
-
-    def take_subscription_changes(self) -> tuple[list[str], list[str]]:
-        return [], []
 
     def handle(self, topic: str, payload: bytes) -> list[EntityUpdate]:
         parts = split_topic(topic)

@@ -30,7 +30,7 @@ from edge_nlu.service.adapters._common import (
     short_str,
     split_topic,
 )
-from edge_nlu.service.adapters.base import AdapterError
+from edge_nlu.service.adapters.base import AdapterError, FixedTopics
 
 _MEASURES: dict[str, tuple[str, str, str]] = {
     "Temperature": ("temperature", "temperature", "°C"),
@@ -128,7 +128,7 @@ def _power(value: Any) -> str | None:
     return None
 
 
-class TasmotaAdapter:
+class TasmotaAdapter(FixedTopics):
     """Tasmota telemetry and command results."""
 
     name = "tasmota"
@@ -151,12 +151,6 @@ class TasmotaAdapter:
             if filt not in out:
                 out.append(filt)
         return out
-
-    def extra_subscriptions(self) -> list[str]:
-        return []
-
-    def take_subscription_changes(self) -> tuple[list[str], list[str]]:
-        return [], []
 
     def handle(self, topic: str, payload: bytes) -> list[EntityUpdate]:
         match = self._topic_re.match(topic) if split_topic(topic) is not None else None

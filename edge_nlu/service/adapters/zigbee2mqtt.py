@@ -32,7 +32,7 @@ from edge_nlu.service.adapters._common import (
     short_str,
     split_topic,
 )
-from edge_nlu.service.adapters.base import AdapterError
+from edge_nlu.service.adapters.base import AdapterError, FixedTopics
 
 _SPECIFIC = ("light", "switch", "climate", "cover", "lock", "fan")
 _SENSORS: dict[str, tuple[str, str]] = {
@@ -150,7 +150,7 @@ def _guess_exposes(keys: set[str]) -> list[dict[str, Any]]:
     return out
 
 
-class Zigbee2MqttAdapter:
+class Zigbee2MqttAdapter(FixedTopics):
     """Zigbee2MQTT device list, device states and availability."""
 
     name = "zigbee2mqtt"
@@ -162,12 +162,6 @@ class Zigbee2MqttAdapter:
 
     def subscriptions(self) -> list[str]:
         return [f"{self.config.base_topic}/#"]
-
-    def extra_subscriptions(self) -> list[str]:
-        return []
-
-    def take_subscription_changes(self) -> tuple[list[str], list[str]]:
-        return [], []
 
     def handle(self, topic: str, payload: bytes) -> list[EntityUpdate]:
         base = self.config.base_topic + "/"
