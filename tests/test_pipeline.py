@@ -81,3 +81,13 @@ def test_installed_package_finds_its_model_from_any_folder(tmp_path: Path) -> No
     where, line = p.stdout.splitlines()
     assert "site-packages" in where
     assert json.loads(line)["action"]["intent"] == "HassTurnOff"
+
+
+def test_the_next_best_intents_come_with_the_result(nlu: EdgeNLU) -> None:
+    """Contract section 3: up to two alternatives, best first, each less likely than the intent."""
+    r = nlu.parse("turn off the kitchen lights")["nlu"]
+    alts = r["alternatives"]
+    assert len(alts) == 2 and all(a["intent"] != r["intent"] for a in alts)
+    confidences = [r["confidence"]] + [a["confidence"] for a in alts]
+    assert confidences == sorted(confidences, reverse=True)
+    assert sum(confidences) <= 1.0 + 1e-3

@@ -9,7 +9,7 @@ import pytest
 
 from edge_nlu.domain.context import HistoryTurn, RequestContext, Satellite
 from edge_nlu.domain.home import Area, Entity, Floor, Home
-from edge_nlu.domain.result import NLU, Action, ErrorInfo, Result, Rewrite, Slot
+from edge_nlu.domain.result import NLU, Action, Alternative, ErrorInfo, Result, Rewrite, Slot
 from edge_nlu.errors import HomeError, InvalidInputError
 
 CONTEXT = {
@@ -33,6 +33,8 @@ CONTEXT = {
         HistoryTurn("turn it on", "HassTurnOn", ("light.a",), {"area": "Kitchen"}),
         Slot("device_type", "lights", 9, 15),
         NLU("iot_hue_lightoff", 0.5, (Slot("house_place", "kitchen", 0, 7),)),
+        Alternative("iot_hue_lightdim", 0.25),
+        NLU("iot_hue_lightoff", 0.5, (), (Alternative("iot_hue_lightdim", 0.25), Alternative("iot_wemo_off", 0.125))),
         Action("HassTurnOff", {"area": "Kitchen"}, ("light.a",)),
         Rewrite("turn on the lights", "personal", 0.9),
         ErrorInfo("empty_text", "text is empty"),

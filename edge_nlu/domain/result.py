@@ -36,6 +36,23 @@ class Slot:
 
 
 @dataclass(frozen=True)
+class Alternative:
+    """A next-best intent of the model, for a caller that wants to ask back or disambiguate."""
+
+    intent: str
+    """Intent label."""
+    confidence: float
+    """Its probability."""
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Alternative:
+        return cls(intent=str(d["intent"]), confidence=float(d["confidence"]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"intent": self.intent, "confidence": round(self.confidence, CONFIDENCE_DIGITS)}
+
+
+@dataclass(frozen=True)
 class NLU:
     """What the model read: intent and slots in its own label scheme."""
 
@@ -45,6 +62,8 @@ class NLU:
     """Softmax probability of that intent."""
     slots: tuple[Slot, ...] = ()
     """Slot spans, in text order."""
+    alternatives: tuple[Alternative, ...] = ()
+    """The next best intents, best first (contract section 3: up to 2)."""
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> NLU:
@@ -52,6 +71,7 @@ class NLU:
             intent=str(d["intent"]),
             confidence=float(d["confidence"]),
             slots=tuple(Slot.from_dict(s) for s in d.get("slots") or []),
+            alternatives=tuple(Alternative.from_dict(a) for a in d.get("alternatives") or []),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -59,6 +79,7 @@ class NLU:
             "intent": self.intent,
             "confidence": round(self.confidence, CONFIDENCE_DIGITS),
             "slots": [s.to_dict() for s in self.slots],
+            "alternatives": [a.to_dict() for a in self.alternatives],
         }
 
 

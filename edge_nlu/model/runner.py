@@ -11,13 +11,15 @@ from typing import Any
 import numpy as np
 from tokenizers import Encoding, Tokenizer
 
-from edge_nlu.domain.result import NLU, Slot
+from edge_nlu.domain.result import NLU, Alternative, Slot
 from edge_nlu.errors import ErrorCode, ModelError
 from edge_nlu.model.bio import BioDecoder
 from edge_nlu.model.session import make_session
 
 REQUIRED = ("model.onnx", "tokenizer.json", "labels.json", "manifest.json")
 MAX_LEN = 64
+ALTERNATIVES = 2
+"""Next-best intents a result lists (contract section 3)."""
 """Tokens the model reads per request, special tokens included: the length it was trained on."""
 
 
@@ -122,10 +124,13 @@ class NLUModel:
     def decode(self, text: str, enc: Encoding, outputs: list[Any]) -> NLU:
         """Logits -> intent with its probability, and slot spans over `text`."""
         p = _softmax(outputs[0][0])
-        best = int(np.argmax(p))
+        ranked = [int(i) for i in np.argsort(-p, kind="stable")[: 1 + ALTERNATIVES]]
+        best = ranked[0]
         tags = self._tags(outputs[1][0], enc.offsets, enc.type_ids, enc.special_tokens_mask)
         spans = self._spans(text, enc.offsets, enc.type_ids, enc.special_tokens_mask, tags)
-        return NLU(intent=self.labels.intents[best], confidence=float(p[best]), slots=tuple(spans))
+        alternatives = tuple(Alternative(self.labels.intents[i], float(p[i])) for i in ranked[1:])
+        return NLU(intent=self.labels.intents[best], confidence=float(p[best]), slots=tuple(spans),
+                   alternatives=alternatives)
 
     def _tags(self, logits: Any, offsets: list[tuple[int, int]], types: list[int], special: list[int]) -> Any:
         """Tag id per token: constrained BIO decoding over the text tokens, argmax elsewhere."""
