@@ -514,7 +514,9 @@ def match_targets(home: Home, intent: str, slots: Mapping[str, Any]) -> tuple[st
         fl = home.floor(str(slots["floor"]))
         cands = [e for e in cands if fl is not None and (f := _floor_of(home, e)) is not None and f.id == fl.id]
     located = any(k in slots for k in ("name", "area", "floor"))
-    if not located and not (intent == "HassGetState" and ("device_class" in slots or "domain" in slots)):
+    by_kind = bool({"domain", "device_class"} & set(slots))
+    whole_home = by_kind and intent in ("HassTurnOn", "HassTurnOff", "HassGetState")
+    if not located and not whole_home:  # "lights off everywhere", "which locks are unlocked": the whole home
         if len(cands) != 1:
             return None
     if intent in ("HassMediaPause", "HassMediaUnpause", "HassMediaNext", "HassMediaPrevious") \
