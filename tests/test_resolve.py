@@ -698,3 +698,34 @@ def test_kind_follow_up_keeps_previous_room(house):
 def test_vacuum_floor(house):
     r = run(house, "clean upstairs", "iot_cleaning", ("floor_name", "upstairs"), area="Kitchen")
     check(r, "HassVacuumStart", ["vacuum.upbot"], floor="Upper Floor", area=None)
+
+
+# -- relative changes: an amount moves the current level; 'to N' sets it ---------------------------
+
+@pytest.mark.parametrize(("text", "intent", "slot_text", "target", "key", "value"), [
+    ("turn the master radiator up two degrees", "iot_climate_set", "two degrees", "climate.master_radiator",
+     "temperature", 20),
+    ("turn the den heat pump down by 3 degrees", "iot_climate_set", "3 degrees", "climate.den_heat_pump",
+     "temperature", 18),
+    ("make the master radiator two degrees warmer", "iot_climate_set", "two degrees", "climate.master_radiator",
+     "temperature", 20),
+    ("turn the master radiator up to 22", "iot_climate_set", "22", "climate.master_radiator", "temperature", 22),
+    ("set the master radiator to 21", "iot_climate_set", "21", "climate.master_radiator", "temperature", 21),
+    ("turn the master radiator up, 22 degrees", "iot_climate_set", "22 degrees", "climate.master_radiator",
+     "temperature", 22),  # no one means 22 degrees warmer
+    ("dim the den ceiling by 20 percent", "iot_hue_lightdim", "20 percent", "light.den_ceiling", "brightness", 50),
+    ("brighten the den ceiling by 20 percent", "iot_hue_lightup", "20 percent", "light.den_ceiling",
+     "brightness", 90),
+    ("dim the den ceiling to 20 percent", "iot_hue_lightdim", "20 percent", "light.den_ceiling", "brightness", 20),
+    ("set the den ceiling to 40 percent", "iot_hue_lightdim", "40 percent", "light.den_ceiling", "brightness", 40),
+    ("brighten the den ceiling by 50 percent", "iot_hue_lightup", "50 percent", "light.den_ceiling",
+     "brightness", 100),  # capped
+    ("turn the den soundbar up by 10", "audio_volume_up", "10", "media_player.den_soundbar", "volume_level", 40),
+    ("turn the den soundbar down by 10", "audio_volume_down", "10", "media_player.den_soundbar", "volume_level", 20),
+    ("turn the den soundbar up to 10", "audio_volume_up", "10", "media_player.den_soundbar", "volume_level", 10),
+])
+def test_a_relative_amount_moves_the_current_level(house: Home, text: str, intent: str, slot_text: str,
+                                                   target: str, key: str, value: Any) -> None:
+    r = run(house, text, intent, ("change_amount", slot_text), area="Kitchen")
+    ha = {"temperature": "HassClimateSetTemperature", "brightness": "HassLightSet", "volume_level": "HassSetVolume"}
+    check(r, ha[key], [target], **{key: value})

@@ -119,6 +119,33 @@ class Request:
         value = parse_number(self.slot("change_amount"))
         return value if value is not None else parse_number(self.rest)
 
+    def direction(self) -> int:
+        """+1 when the words raise a level (up, warmer, brighter, louder), -1 when they lower it, else 0."""
+        up, down = self.has(*RAISE_WORDS), self.has(*LOWER_WORDS)
+        return 0 if up == down else 1 if up else -1
+
+    def level(self, current: float | None, max_step: float, direction: int = 0) -> Number | None:
+        """The level to set: the number said, moved from `current` when the words say it changes by
+        that much ('up two degrees', 'down by 3', 'brighten by 20 percent'), as said when they say
+        where it goes ('up to 22', 'set it at 40', or no direction in the words). `direction` is the way
+        the intent goes (dim/brighten, volume up/down), used when the words only say 'by'. An amount
+        above `max_step` is a level, not a step ('turn the heating up, 22 degrees')."""
+        said = self.number()
+        if said is None:
+            return None
+        words = self.direction()
+        if not words and not self.has("by"):  # "set the lights to 40", "lights 40 percent": a level
+            return said
+        way = words or direction
+        if not way or current is None or said > max_step or self._says_where_to():
+            return said
+        moved = float(current) + way * float(said)
+        return int(moved) if moved.is_integer() else moved
+
+    def _says_where_to(self) -> bool:
+        """'to 22', 'at 40 percent', 'to about twenty': the number is where the level goes."""
+        return any(parse_number(m.group(1)) is not None for m in _TO_NUMBER_RE.finditer(self.t))
+
     def is_follow_up(self) -> bool:
         """'what about the X?', 'and the X', 'same for the X', 'the X too'."""
         prev = self.ctx.previous
@@ -128,6 +155,15 @@ class Request:
             return False  # "and turn off the lights" is a new command, not a follow-up
         said = bool(self.entities or self.area or self.floor or self.kinds)
         return said and bool(_FOLLOW_RE.search(self.t) or _FOLLOW_END_RE.search(self.t))
+
+
+RAISE_WORDS = ("warmer", "hotter", "up", "raise", "increase", "higher", "more", "brighter", "brighten",
+               "louder", "turn up", "heat it up")
+"""Words that move a level up."""
+LOWER_WORDS = ("cooler", "colder", "down", "lower", "decrease", "less", "reduce", "dimmer", "dim", "quieter",
+               "turn down")
+"""Words that move a level down."""
+_TO_NUMBER_RE = re.compile(r"\b(?:to|at)\s+(?:about\s+|around\s+)?([\w.]+)")
 
 
 def _find(t: str, phrase: str) -> list[Span]:

@@ -110,16 +110,18 @@ def _percent(value: Any) -> float | None:
 
 
 def volume_level(req: Request, targets: list[Entity]) -> int | float | None:
-    """The volume said, else the current one moved 10 points the way the words go."""
-    said = req.number()
+    """The volume said (moved from the current one when the words say 'up by 10'), else the current one
+    moved 10 points the way the words go."""
+    cur = next((c for c in (_percent(e.attributes.get("volume_level")) for e in targets)
+                if c is not None), 50.0)
+    way = {"audio_volume_up": 1, "audio_volume_down": -1}.get(req.nlu.intent, 0)
+    said = req.level(cur, max_step=100, direction=way)
     if said is not None:
-        return said
+        return max(0, min(100, said))
     up = req.nlu.intent == "audio_volume_up" or req.has(*_UP_WORDS)
     down = req.nlu.intent == "audio_volume_down" or req.has(*_DOWN_WORDS)
     if up == down:
         return None
-    cur = next((c for c in (_percent(e.attributes.get("volume_level")) for e in targets)
-                if c is not None), 50.0)
     step = 10 if up else -10
     return int(max(0, min(100, round(cur + step))))
 

@@ -45,6 +45,8 @@ _COVER_INTENTS = {"iot_cover_open", "iot_cover_close", "iot_cover_set"}
 _TEMP_WORDS = ("temperature", "warm", "hot", "cold", "degrees", "chilly", "heat")
 _WARMER = ("warmer", "hotter", "up", "raise", "increase", "heat it up", "higher", "more")
 _COOLER = ("cooler", "colder", "down", "lower", "decrease", "cool", "less", "reduce")
+MAX_TEMPERATURE_STEP = 10
+"""'Up two degrees' moves the setpoint; 'up, 22 degrees' is a setpoint (no one means +22)."""
 _USUAL = ("usual", "normal", "regular", "favourite", "favorite", "same as always")
 _COLORS = ("warm white", "cool white", "white", "red", "green", "blue", "yellow", "orange",
            "purple", "pink", "cyan", "magenta", "violet", "teal", "turquoise", "amber", "gold",
@@ -164,12 +166,15 @@ def _light_values(req: Request, targets: list[Entity], slots: dict[str, Any]) ->
         color = next((c for c in _COLORS if req.has(c)), "")
     if color:
         slots["color"] = color
-    level = req.number()
+    cur = [finite_float(e.attributes.get("brightness")) or 0.0 for e in targets] or [50.0]
+    way = {"iot_hue_lightup": 1, "iot_hue_lightdim": -1}.get(req.nlu.intent, 0)
+    level = req.level(sum(cur) / len(cur), max_step=100, direction=way)
+    if level is not None:
+        level = max(0, min(100, level))
     if level is None and req.has(*_USUAL):
         level = _usual(req, "HassLightSet", "brightness")
     if level is None and not color and "brightness" not in slots:
         up = req.nlu.intent == "iot_hue_lightup" or req.has("brighter", "up", "increase", "more")
-        cur = [finite_float(e.attributes.get("brightness")) or 0.0 for e in targets] or [50.0]
         mean = sum(cur) / len(cur)
         level = int(min(100, mean + 20)) if up else int(max(5, mean - 20))
     if level is not None:
@@ -323,15 +328,14 @@ def _climate_set(req: Request, targets: list[Entity], slots: dict[str, Any]) -> 
         climates = [e for e in req.home.entities if e.domain == "climate"]
         targets = climates if len(climates) == 1 else []
     slots = dict(slots)
-    value = req.number()
+    cur = next((e.attributes.get("temperature") or e.attributes.get("current_temperature") for e in targets), None)
+    value = req.level(finite_float(cur), max_step=MAX_TEMPERATURE_STEP)
     if value is None and req.has(*_USUAL):
         value = _usual(req, "HassClimateSetTemperature", "temperature")
     if value is None and "temperature" in slots:
         value = slots["temperature"]
     if value is None:
         warmer, cooler = req.has(*_WARMER), req.has(*_COOLER)
-        cur = next((e.attributes.get("temperature") or e.attributes.get("current_temperature")
-                    for e in targets), None)
         if cur is not None and warmer != cooler:
             now = finite_float(cur)
             value = None if now is None else now + (1 if warmer else -1)
