@@ -729,3 +729,44 @@ def test_a_relative_amount_moves_the_current_level(house: Home, text: str, inten
     r = run(house, text, intent, ("change_amount", slot_text), area="Kitchen")
     ha = {"temperature": "HassClimateSetTemperature", "brightness": "HassLightSet", "volume_level": "HassSetVolume"}
     check(r, ha[key], [target], **{key: value})
+
+
+# -- time left: the running appliance's remaining-time sensor, else the satellite's timer -------------
+
+LAUNDRY = """
+areas:
+  - {id: kitchen, name: Kitchen}
+  - {id: utility, name: Utility}
+entities:
+  - {id: switch.dishwasher, name: Dishwasher, area: kitchen, state: "off"}
+  - {id: sensor.dishwasher_time_remaining, name: Dishwasher time remaining, area: kitchen, state: "0",
+     attributes: {device_class: duration, unit_of_measurement: min}}
+  - {id: switch.washer, name: Washer, area: utility, state: "off"}
+  - {id: sensor.washer_time_remaining, name: Washer time remaining, area: utility, state: "0",
+     attributes: {device_class: duration, unit_of_measurement: min}}
+"""
+
+
+@pytest.mark.parametrize(("text", "intent", "area", "running", "want", "targets"), [
+    ("how long is left", "datetime_query", "Kitchen", ["dishwasher"], "HassGetState",
+     ["sensor.dishwasher_time_remaining"]),
+    ("how long is left", "datetime_query", "Kitchen", ["washer"], "HassGetState", ["sensor.washer_time_remaining"]),
+    ("how long is left", "datetime_query", "Kitchen", [], "HassTimerStatus", []),
+    ("when will the washer be finished", "iot_device_query", "Kitchen", ["washer", "dishwasher"], "HassGetState",
+     ["sensor.washer_time_remaining"]),
+    ("how much time is left on my timer", "timer_set", "Kitchen", [], "HassTimerStatus", []),
+])
+def test_time_left_comes_from_what_is_running(text: str, intent: str, area: str, running: list[str], want: str,
+                                              targets: list[str]) -> None:
+    home = Home.from_dict(yaml.safe_load(LAUNDRY))
+    on = {f"switch.{n}": {"state": "on"} for n in running}
+    r = run(home, text, intent, area=area, overrides=on)
+    check(r, want, targets)
+
+
+def test_a_follow_up_after_time_left_asks_the_new_appliances_time_left() -> None:
+    home = Home.from_dict(yaml.safe_load(LAUNDRY))
+    hist = [turn("how long is left on the washer", "HassGetState", ["sensor.washer_time_remaining"])]
+    r = run(home, "and the dishwasher?", "iot_device_query", area="Kitchen", history=hist,
+            overrides={"switch.washer": {"state": "on"}, "switch.dishwasher": {"state": "on"}})
+    check(r, "HassGetState", ["sensor.dishwasher_time_remaining"])

@@ -8,6 +8,7 @@ requests, the night light, one robot per floor and HA's lock/cover mappings.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -64,6 +65,9 @@ def resolve(nlu: NLU, text: str, home: Home, ctx: RequestContext,
     if ha is None:
         return None, None
     req = understand(nlu, text, home, ctx, profiles)
+    remaining = _remaining_time(req)
+    if remaining is not None:
+        return remaining, _answer(req, remaining)
     simple = not_about_devices(req)
     if simple is not None:
         return simple
@@ -273,6 +277,53 @@ def _temperature_question(req: Request) -> bool:
     return req.has(*_TEMP_WORDS)
 
 
+_REMAINING_ASK = re.compile(r"\b(?:how (?:long|much time|many minutes)|when will|time (?:left|remaining))\b")
+_REMAINING_END = re.compile(r"\b(?:left|remaining|done|finished|finish|ready|over|end)\b")
+
+
+def _is_remaining(e: Entity) -> bool:
+    """A sensor of the time an appliance (or a timer-like device) has left."""
+    return e.domain == "sensor" and (e.device_class == "duration" or any(
+        w in norm(e.name) for w in ("remaining", "time left", "finish")))
+
+
+def _remaining_of(req: Request, e: Entity) -> Entity | None:
+    """The time-left sensor of a named device (same room, name starting with its name), or the sensor."""
+    if _is_remaining(e):
+        return e
+    name = norm(e.name)
+    return next((s for s in req.home.entities if _is_remaining(s) and s.area == e.area
+                 and norm(s.name).startswith(name)), None)
+
+
+def _appliance_of(req: Request, sensor: Entity) -> Entity | None:
+    name = norm(sensor.name)
+    return next((e for e in req.home.entities if e.domain != "sensor" and e.area == sensor.area
+                 and name.startswith(norm(e.name))), None)
+
+
+def _remaining_time(req: Request) -> Action | None:
+    """'how long is left?', 'when will the washer be done': the time-left sensor of the named appliance,
+    else of the one running (in the satellite's room first); with nothing running, the satellite's timer
+    (HassTimerStatus, as Home Assistant answers it)."""
+    if not (_REMAINING_ASK.search(req.t) and _REMAINING_END.search(req.t)):
+        return None
+    named = [s for s in (_remaining_of(req, e) for e in req.entities) if s is not None]
+    if named:
+        return Action("HassGetState", {}, tuple(sorted({e.id for e in named})))
+    if req.entities:
+        return None  # a device with no time-left sensor: an ordinary question about it
+    running = [s for s in req.home.entities if _is_remaining(s)
+               and (a := _appliance_of(req, s)) is not None and a.state == "on"]
+    area = req.scope_area
+    here = [s for s in running if area is not None and s.area == area.id]
+    if here:
+        return Action("HassGetState", {"area": area.name} if area else {}, tuple(sorted(e.id for e in here)))
+    if running:
+        return Action("HassGetState", {}, tuple(sorted(e.id for e in running)))
+    return Action("HassTimerStatus", {})
+
+
 def _sensor_of(req: Request, appliance: Entity) -> Entity | None:
     """The appliance's own temperature sensor: same room, name starting with its name."""
     cls = req.profiles.sensor_class(appliance) or "temperature"
@@ -437,6 +488,11 @@ def _follow_up(req: Request) -> Action | None:
     if req.area is None and req.floor is None and not req.entities:
         req.area = req.home.area(str(prev.slots.get("area") or "")) or None
     level = req.number()
+    if req.entities and ha == "HassGetState" and any(_is_remaining(e) for e in _previous_targets(req)):
+        # 'how long is left on the washer?' then 'and the dryer?': the dryer's time left
+        found = [s for s in (_remaining_of(req, e) for e in req.entities) if s is not None]
+        if found:
+            return Action("HassGetState", {}, tuple(sorted(e.id for e in found)))
     if req.entities:
         return _act(req, ha, req.entities, {"name": req.entities[0].name}
                     if len(req.entities) == 1 else {}, values)
