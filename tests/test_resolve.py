@@ -770,3 +770,20 @@ def test_a_follow_up_after_time_left_asks_the_new_appliances_time_left() -> None
     r = run(home, "and the dishwasher?", "iot_device_query", area="Kitchen", history=hist,
             overrides={"switch.washer": {"state": "on"}, "switch.dishwasher": {"state": "on"}})
     check(r, "HassGetState", ["sensor.dishwasher_time_remaining"])
+
+
+# -- media classes from the words, and the class words kept out of the search -------------------------
+
+@pytest.mark.parametrize(("text", "intent", "query", "media_class"), [
+    ("put on the album rumours", "play_music", "rumours", "album"),
+    ("play my wind down playlist", "play_music", "wind down", "playlist"),
+    ("play anything by little simz", "play_music", "little simz", "artist"),
+    ("play the song yesterday", "play_music", "yesterday", "track"),
+    ("play the series bluey", "play_video", "bluey", "tv_show"),
+    ("play the daily podcast", "play_podcasts", "the daily", "podcast"),
+    ("play jazz", "play_music", "jazz", "music"),
+])
+def test_the_media_class_comes_from_the_words(house: Home, text: str, intent: str, query: str,
+                                              media_class: str) -> None:
+    r = run(house, text, intent, area="Den", screen=True)
+    check(r, "HassMediaSearchAndPlay", None, search_query=query, media_class=media_class)

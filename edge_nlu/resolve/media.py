@@ -25,9 +25,17 @@ _CLASS_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("podcast", ("podcast", "podcasts")),
     ("audiobook", ("audiobook", "audio book", "audiobooks", "book")),
     ("channel", ("radio", "station")),
-    ("music", ("music", "song", "songs", "album", "track", "tracks", "playlist", "tunes",
-               "band", "artist", "jazz", "rock", "pop", "classical")),
+    ("album", ("album", "albums", "record")),
+    ("playlist", ("playlist", "playlists")),
+    ("artist", ("anything by", "something by", "songs by", "music by", "stuff by", "artist")),
+    ("track", ("song", "track")),
+    ("music", ("music", "songs", "tracks", "tunes", "band", "jazz", "rock", "pop", "classical")),
 )
+"""Home Assistant media classes (HassMediaSearchAndPlay's media_class) and the words that say them,
+most specific first."""
+_CLASS_ONLY_WORDS = {"album", "albums", "record", "playlist", "playlists", "artist", "song", "track",
+                     "podcast", "podcasts", "audiobook", "audiobooks", "movie", "film", "show", "series"}
+"""Words that only name the class: kept out of search_query ('the album rumours' -> 'rumours')."""
 _VIDEO = ("movie", "tv_show")
 _EMPTY_WORDS = {
     "some", "my", "the", "a", "an", "usual", "favourite", "favorite", "please", "something",
@@ -157,9 +165,34 @@ def _title(req: Request) -> str | None:
     words = t.split()
     while words and words[-1] in ("please", "on", "in", "the", "for", "me", "now"):
         words.pop()
-    while words and words[0] in ("the", "some", "a", "an"):
+    while words and words[0] in ("some", "a", "an"):  # "the" may begin a title: "the daily", "the hobbit"
         words.pop(0)
     return " ".join(words) or None
+
+
+def _without_class_words(title: str | None, media_class: str) -> str | None:
+    """'album rumours' -> 'rumours', 'my wind down playlist' -> 'wind down', 'anything by little simz'
+    -> 'little simz': the words that say the class are not part of what to search for."""
+    if not title or media_class in ("music", "channel"):
+        return title
+    words = title.split()
+    if media_class == "artist":
+        lowered = [w.lower() for w in words]
+        for i in range(len(lowered) - 1):
+            if lowered[i + 1] == "by" and lowered[i] in ("anything", "something", "songs", "music", "stuff"):
+                words = words[i + 2:]
+                break
+    kept: list[str] = []
+    for w in words:
+        if w.lower() not in _CLASS_ONLY_WORDS:
+            kept.append(w)
+        elif kept and kept[-1].lower() in ("the", "my", "a", "an", "this", "that"):
+            kept.pop()  # 'the album rumours': the article goes with the class word
+    if len(kept) == len(words) or not kept:
+        return " ".join(words) or title
+    while kept and kept[0].lower() in ("my", "some", "by"):  # 'the' may begin a title: 'the daily'
+        kept.pop(0)
+    return " ".join(kept) or title
 
 
 def _has_content(title: str | None) -> bool:
@@ -174,8 +207,8 @@ def _turn_class(slots: dict[str, Any], text: str) -> str:
     if isinstance(cls, str) and cls:
         return cls
     padded = f" {norm(text)} "
-    for c, words in _CLASS_WORDS[:5]:
-        if any(f" {w} " in padded for w in words):
+    for c, words in _CLASS_WORDS:
+        if c != "music" and any(f" {w} " in padded for w in words):
             return c
     return "music"
 
@@ -220,6 +253,7 @@ def play(req: Request) -> Action:
     """HassMediaSearchAndPlay on the room's screen or speaker."""
     title = _title(req)
     media_class = _media_class(req, title)
+    title = _without_class_words(title, media_class)
     query = title if _has_content(title) else habit(req, media_class)
     if query is None and title:
         query = title
