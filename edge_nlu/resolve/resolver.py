@@ -21,6 +21,7 @@ from edge_nlu.resolve import answers as respond
 from edge_nlu.resolve.match import Request, understand
 from edge_nlu.resolve.media import music_settings_intent, play, players, transport
 from edge_nlu.resolve.simple import not_about_devices
+from edge_nlu.resolve.timers import timer_action
 from edge_nlu.sanitize import finite_float
 
 QUESTIONS = {"HassGetState", "HassClimateGetTemperature", "HassGetWeather",
@@ -61,10 +62,13 @@ _LEVEL_HA = {"HassLightSet", "HassSetPosition", "HassSetVolume", "HassClimateSet
 def resolve(nlu: NLU, text: str, home: Home, ctx: RequestContext,
             profiles: Profiles) -> tuple[Action | None, str | None]:
     """The Home Assistant action and the spoken answer (questions only) for one request."""
-    ha = HA_INTENT.get(nlu.intent)
-    if ha is None:
-        return None, None
     req = understand(nlu, text, home, ctx, profiles)
+    outright = timer_action(req)
+    if outright is not None:
+        return outright, None
+    if HA_INTENT.get(nlu.intent) is None:
+        return None, None
+    ha = HA_INTENT[nlu.intent]
     remaining = _remaining_time(req)
     if remaining is not None:
         return remaining, _answer(req, remaining)
