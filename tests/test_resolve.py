@@ -548,7 +548,8 @@ def test_set_named_climate(house):
 
 def test_weather(house):
     action, response = run(house, "what's the weather like", "weather_query")
-    assert action == Action(intent="HassGetWeather")
+    # HA's handler answers from a weather entity: the home's only one here
+    assert action == Action(intent="HassGetWeather", targets=("weather.forecast",))
     assert response == "It is rainy and 6 °C."
 
 
@@ -787,3 +788,22 @@ def test_the_media_class_comes_from_the_words(house: Home, text: str, intent: st
                                               media_class: str) -> None:
     r = run(house, text, intent, area="Den", screen=True)
     check(r, "HassMediaSearchAndPlay", None, search_query=query, media_class=media_class)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("broadcast the bath is ready", "the bath is ready"),
+    ("announce that the taxi is outside", "the taxi is outside"),
+    ("tell everyone to come down for tea", "to come down for tea"),
+    ("broadcast everywhere that we leave at eight", "we leave at eight"),
+])
+def test_broadcast_sends_the_message_whatever_the_model_read(house: Home, text: str, message: str) -> None:
+    for read_as in ("general_quirky", "play_radio", "social_post"):
+        check(run(house, text, read_as), "HassBroadcast", [], message=message)
+
+
+@pytest.mark.parametrize("text", ["send the robot back to its dock", "dock the robot vacuum",
+                                  "robot vacuum go back to the charger"])
+def test_a_robot_vacuum_sent_home_returns_to_base(house: Home, text: str) -> None:
+    r = run(house, text, "iot_cleaning", area="Den")
+    assert r[0] is not None and r[0].intent == "HassVacuumReturnToBase" and r[0].targets
+    assert all(t.startswith("vacuum.") for t in r[0].targets)

@@ -18,6 +18,7 @@ from edge_nlu.domain.profiles import Profiles
 from edge_nlu.domain.result import NLU, Action
 from edge_nlu.domain.schema import HA_INTENT
 from edge_nlu.resolve import answers as respond
+from edge_nlu.resolve.broadcast import broadcast_action
 from edge_nlu.resolve.match import Request, understand
 from edge_nlu.resolve.media import music_settings_intent, play, players, transport
 from edge_nlu.resolve.simple import not_about_devices
@@ -47,6 +48,8 @@ _COVER_INTENTS = {"iot_cover_open", "iot_cover_close", "iot_cover_set"}
 _TEMP_WORDS = ("temperature", "warm", "hot", "cold", "degrees", "chilly", "heat")
 _WARMER = ("warmer", "hotter", "up", "raise", "increase", "heat it up", "higher", "more")
 _COOLER = ("cooler", "colder", "down", "lower", "decrease", "cool", "less", "reduce")
+_TO_DOCK = ("dock", "base", "charger", "charging", "return", "go home", "back home", "send it home")
+"""Words that send a robot vacuum back ('return the robovac to base', 'dock the hoover')."""
 MAX_TEMPERATURE_STEP = 10
 """'Up two degrees' moves the setpoint; 'up, 22 degrees' is a setpoint (no one means +22)."""
 _USUAL = ("usual", "normal", "regular", "favourite", "favorite", "same as always")
@@ -63,7 +66,7 @@ def resolve(nlu: NLU, text: str, home: Home, ctx: RequestContext,
             profiles: Profiles) -> tuple[Action | None, str | None]:
     """The Home Assistant action and the spoken answer (questions only) for one request."""
     req = understand(nlu, text, home, ctx, profiles)
-    outright = timer_action(req)
+    outright = timer_action(req) or broadcast_action(req)
     if outright is not None:
         return outright, None
     if HA_INTENT.get(nlu.intent) is None:
@@ -103,6 +106,9 @@ def _device_intent(req: Request, ha: str) -> str:
             return "HassSetPosition"
     if intent in ("iot_hue_lighton", "iot_hue_lightoff") and req.number() is not None:
         return "HassLightSet"
+    robot = intent == "iot_cleaning" or any(e.domain == "vacuum" for e in req.entities)
+    if robot and req.has(*_TO_DOCK):
+        return "HassVacuumReturnToBase"
     return ha
 
 
@@ -116,8 +122,8 @@ def _dispatch(req: Request, ha: str) -> Action:
             return transport(req, ha)
     if ha == "HassClimateGetTemperature" or (ha == "HassGetState" and _temperature_question(req)):
         return _temperature(req, here_wins=True)
-    if ha == "HassVacuumStart":
-        return _vacuum(req)
+    if ha in ("HassVacuumStart", "HassVacuumReturnToBase"):
+        return _vacuum(req, ha)
     if ha == "HassClimateSetTemperature":
         targets, slots = _targets(req, "climate", {"climate"})
         return _climate_set(req, targets, slots)
@@ -400,14 +406,14 @@ def _climate_set(req: Request, targets: list[Entity], slots: dict[str, Any]) -> 
     return Action("HassClimateSetTemperature", slots, tuple(sorted(e.id for e in targets)))
 
 
-def _vacuum(req: Request) -> Action:
-    """Rule 9: the robot of the room's floor, or the only one."""
+def _vacuum(req: Request, ha: str = "HassVacuumStart") -> Action:
+    """Rule 9: the robot of the room's floor, or the only one (to start it, or send it back to its dock)."""
     robots = [e for e in req.home.entities if e.domain == "vacuum"]
     named = [e for e in req.entities if e.domain == "vacuum"]
     slots = _place_slots(req, req.area or (req.sat_area if not (named or req.floor) else None))
     if named:
         slots["name"] = named[0].name
-        return Action("HassVacuumStart", slots, tuple(sorted(e.id for e in named)))
+        return Action(ha, slots, tuple(sorted(e.id for e in named)))
     floor = req.floor
     if floor is None and req.scope_area is not None:
         floor = req.home.floor_of(req.scope_area.id)
@@ -415,7 +421,7 @@ def _vacuum(req: Request) -> Action:
     if floor is not None and len(robots) > 1:
         on_floor = [e for e in robots if e.area and req.home.floor_of(e.area) == floor]
         chosen = on_floor or robots
-    return Action("HassVacuumStart", slots, tuple(sorted(e.id for e in chosen)))
+    return Action(ha, slots, tuple(sorted(e.id for e in chosen)))
 
 
 # -- previous turns ---------------------------------------------------------------------------

@@ -20,7 +20,7 @@ def _now(ctx: RequestContext) -> datetime:
 def not_about_devices(req: Request) -> tuple[Action, str | None] | None:
     intent = req.nlu.intent
     if intent == "weather_query":
-        return Action(intent="HassGetWeather"), respond.weather_sentence(req.home)
+        return _weather(req), respond.weather_sentence(req.home)
     if intent == "datetime_query":
         if req.has("date", "day", "today", "what day", "month", "year"):
             return Action(intent="HassGetCurrentDate"), respond.date_sentence(_now(req.ctx))
@@ -31,6 +31,15 @@ def not_about_devices(req: Request) -> tuple[Action, str | None] | None:
     if intent == "lists_createoradd":
         return _list_add(req), None
     return None
+
+
+def _weather(req: Request) -> Action:
+    """HassGetWeather on the named weather entity, else the home's only one (as HA targets it)."""
+    named = [e for e in req.entities if e.domain == "weather"]
+    if named:
+        return Action("HassGetWeather", {"name": named[0].name}, (named[0].id,))
+    forecasts = [e for e in req.home.entities if e.domain == "weather"]
+    return Action("HassGetWeather", {}, (forecasts[0].id,) if len(forecasts) == 1 else ())
 
 
 def _list_add(req: Request) -> Action:
