@@ -9,8 +9,9 @@ a share c should be right. This measures, on a labelled dev set:
 - the same after temperature scaling, honestly: the temperature is fitted (least NLL) on one half of
   the set and measured on the other, both ways (2-fold), so no request scores a temperature it chose;
 - the temperature fitted on the whole set (what a build would ship);
-- out-of-home requests (gold intent with no Home Assistant mapping) that still produce a home action
-  with targets, on the demo home: these should be none.
+- out-of-home requests (gold intent with no Home Assistant mapping) that still act on the home (an
+  action that changes something, with targets; a question such as the weather is not counted), on the
+  demo home: these should be none.
 """
 
 from __future__ import annotations
@@ -74,16 +75,24 @@ def summary(probs: np.ndarray, gold: np.ndarray) -> dict[str, float]:
             "mean_confidence": round(float(conf.mean()), 4), "gap": round(float(conf.mean()) - acc, 4)}
 
 
+def _asks(intent: str) -> bool:
+    """A question or a no-op: it changes nothing in the home."""
+    return intent.startswith("HassGet") or intent in ("HassClimateGetTemperature", "HassTimerStatus",
+                                                      "HassNevermind", "HassRespond")
+
+
 def out_of_home(records: list[dict[str, Any]], model_dir: Path) -> dict[str, Any]:
-    """Requests whose gold intent has no Home Assistant mapping, parsed on the demo home."""
+    """Requests whose gold intent has no Home Assistant mapping, parsed on the demo home: the ones that
+    would change something in it."""
     nlu = load(model=model_dir, home=devices_dir() / "homes" / "demo.yaml")
     outside = [r for r in records if r["intent"] not in HA_INTENT]
     acted = []
     for r in outside:
         res = nlu.parse_result(r["text"])
-        if res.action is not None and res.action.intent and res.action.targets:
-            acted.append({"text": r["text"], "gold": r["intent"], "action": res.action.intent,
-                          "targets": list(res.action.targets)})
+        action = res.action
+        if action is not None and action.intent and action.targets and not _asks(action.intent):
+            acted.append({"text": r["text"], "gold": r["intent"], "action": action.intent,
+                          "targets": list(action.targets)})
     return {"requests": len(outside), "became_home_actions": len(acted),
             "rate": round(len(acted) / max(1, len(outside)), 4), "examples": acted[:10]}
 
