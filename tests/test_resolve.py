@@ -711,6 +711,8 @@ def test_vacuum_floor(house):
     ("make the master radiator two degrees warmer", "iot_climate_set", "two degrees", "climate.master_radiator",
      "temperature", 20),
     ("turn the master radiator up to 22", "iot_climate_set", "22", "climate.master_radiator", "temperature", 22),
+    ("cool the master radiator by 2 degrees", "iot_climate_set", "2 degrees", "climate.master_radiator",
+     "temperature", 16),  # each kind of level moves with its own words: 'cool' for a thermostat
     ("set the master radiator to 21", "iot_climate_set", "21", "climate.master_radiator", "temperature", 21),
     ("turn the master radiator up, 22 degrees", "iot_climate_set", "22 degrees", "climate.master_radiator",
      "temperature", 22),  # no one means 22 degrees warmer

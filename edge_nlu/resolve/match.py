@@ -119,21 +119,19 @@ class Request:
         value = parse_number(self.slot("change_amount"))
         return value if value is not None else parse_number(self.rest)
 
-    def direction(self) -> int:
-        """+1 when the words raise a level (up, warmer, brighter, louder), -1 when they lower it, else 0."""
-        up, down = self.has(*RAISE_WORDS), self.has(*LOWER_WORDS)
-        return 0 if up == down else 1 if up else -1
-
-    def level(self, current: float | None, max_step: float, direction: int = 0) -> Number | None:
+    def level(self, current: float | None, max_step: float, up: tuple[str, ...], down: tuple[str, ...],
+              direction: int = 0) -> Number | None:
         """The level to set: the number said, moved from `current` when the words say it changes by
         that much ('up two degrees', 'down by 3', 'brighten by 20 percent'), as said when they say
-        where it goes ('up to 22', 'set it at 40', or no direction in the words). `direction` is the way
-        the intent goes (dim/brighten, volume up/down), used when the words only say 'by'. An amount
-        above `max_step` is a level, not a step ('turn the heating up, 22 degrees')."""
+        where it goes ('up to 22', 'set it at 40', or no direction in the words). `up` and `down` are
+        the words that move this kind of level; `direction` is the way the intent goes (dim/brighten,
+        volume up/down), used when the words only say 'by'. An amount above `max_step` is a level, not a
+        step ('turn the heating up, 22 degrees')."""
         said = self.number()
         if said is None:
             return None
-        words = self.direction()
+        raised, lowered = self.has(*up), self.has(*down)
+        words = 0 if raised == lowered else 1 if raised else -1
         if not words and not self.has("by"):  # "set the lights to 40", "lights 40 percent": a level
             return said
         way = words or direction
@@ -157,12 +155,6 @@ class Request:
         return said and bool(_FOLLOW_RE.search(self.t) or _FOLLOW_END_RE.search(self.t))
 
 
-RAISE_WORDS = ("warmer", "hotter", "up", "raise", "increase", "higher", "more", "brighter", "brighten",
-               "louder", "turn up", "heat it up")
-"""Words that move a level up."""
-LOWER_WORDS = ("cooler", "colder", "down", "lower", "decrease", "less", "reduce", "dimmer", "dim", "quieter",
-               "turn down")
-"""Words that move a level down."""
 _TO_NUMBER_RE = re.compile(r"\b(?:to|at)\s+(?:about\s+|around\s+)?([\w.]+)")
 
 

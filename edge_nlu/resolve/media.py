@@ -123,7 +123,7 @@ def volume_level(req: Request, targets: list[Entity]) -> int | float | None:
     cur = next((c for c in (_percent(e.attributes.get("volume_level")) for e in targets)
                 if c is not None), 50.0)
     way = {"audio_volume_up": 1, "audio_volume_down": -1}.get(req.nlu.intent, 0)
-    said = req.level(cur, max_step=100, direction=way)
+    said = req.level(cur, 100, _UP_WORDS, _DOWN_WORDS, direction=way)
     if said is not None:
         return max(0, min(100, said))
     up = req.nlu.intent == "audio_volume_up" or req.has(*_UP_WORDS)

@@ -52,6 +52,8 @@ _TO_DOCK = ("dock", "base", "charger", "charging", "return", "go home", "back ho
 """Words that send a robot vacuum back ('return the robovac to base', 'dock the hoover')."""
 MAX_TEMPERATURE_STEP = 10
 """'Up two degrees' moves the setpoint; 'up, 22 degrees' is a setpoint (no one means +22)."""
+_BRIGHTER = ("brighter", "brighten", "up", "raise", "increase", "higher", "more")
+_DIMMER = ("dimmer", "dim", "down", "lower", "decrease", "less", "reduce")
 _USUAL = ("usual", "normal", "regular", "favourite", "favorite", "same as always")
 _COLORS = ("warm white", "cool white", "white", "red", "green", "blue", "yellow", "orange",
            "purple", "pink", "cyan", "magenta", "violet", "teal", "turquoise", "amber", "gold",
@@ -182,7 +184,7 @@ def _light_values(req: Request, targets: list[Entity], slots: dict[str, Any]) ->
         slots["color"] = color
     cur = [finite_float(e.attributes.get("brightness")) or 0.0 for e in targets] or [50.0]
     way = {"iot_hue_lightup": 1, "iot_hue_lightdim": -1}.get(req.nlu.intent, 0)
-    level = req.level(sum(cur) / len(cur), max_step=100, direction=way)
+    level = req.level(sum(cur) / len(cur), 100, _BRIGHTER, _DIMMER, direction=way)
     if level is not None:
         level = max(0, min(100, level))
     if level is None and req.has(*_USUAL):
@@ -390,7 +392,7 @@ def _climate_set(req: Request, targets: list[Entity], slots: dict[str, Any]) -> 
         targets = climates if len(climates) == 1 else []
     slots = dict(slots)
     cur = next((e.attributes.get("temperature") or e.attributes.get("current_temperature") for e in targets), None)
-    value = req.level(finite_float(cur), max_step=MAX_TEMPERATURE_STEP)
+    value = req.level(finite_float(cur), MAX_TEMPERATURE_STEP, _WARMER, _COOLER)
     if value is None and req.has(*_USUAL):
         value = _usual(req, "HassClimateSetTemperature", "temperature")
     if value is None and "temperature" in slots:
