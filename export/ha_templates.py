@@ -73,7 +73,7 @@ _PEOPLE = ["alex", "sam", "maria", "jordan", "priya", "tom", "lena", "omar", "gr
 _ZONES = ["work", "school", "the gym", "the office", "grandmas", "the shops", "the park", "the station"]
 _TIMER_NAMES = ["pizza", "pasta", "laundry", "tea", "boiled eggs", "rice", "bread", "nap", "homework", "cookies",
                 "roast", "potatoes", "parking", "meditation", "workout", "bath", "soup", "steak", "muffins", "yoga"]
-_TODO_LISTS = ["grocery list", "chores", "packing list", "work tasks", "hardware store", "birthday list",
+_LIST_NAMES = ["grocery list", "chores", "packing list", "work tasks", "hardware store", "birthday list",
                "garden jobs", "camping list", "weekend plans", "school stuff"]
 _ITEMS = ["milk", "eggs", "bread", "apples", "coffee beans", "toilet paper", "batteries", "olive oil", "dog food",
           "rice", "bananas", "light bulbs", "butter", "tomatoes", "shampoo", "cheese", "call the plumber",
@@ -214,7 +214,7 @@ def pool(name: str) -> Pool:
     return Pool(
         name=name, rooms=_split(rooms, name), floor_pairs=tuple(_FLOOR_PAIRS[name]), device_names=device_names,
         aliases=_split(_ALIASES, name), people=_split(_PEOPLE, name), zones=_split(_ZONES, name),
-        timer_names=_split(_TIMER_NAMES, name), todo_lists=_split(_TODO_LISTS, name), items=_split(_ITEMS, name),
+        timer_names=_split(_TIMER_NAMES, name), todo_lists=_split(_LIST_NAMES, name), items=_split(_ITEMS, name),
         media=tuple(m for i, m in enumerate(_MEDIA) if i % 2 == POOLS.index(name)),
         messages=_split(_MESSAGES, name), scripts=_split(_SCRIPTS, name), scenes=_split(_SCENES, name),
         buttons=_split(_BUTTONS, name), toggles=_split(_TOGGLES, name),
