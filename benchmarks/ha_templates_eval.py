@@ -27,36 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import edge_nlu
-from edge_nlu.domain.home import norm
 from edge_nlu.domain.result import Result
-from export.ha_templates import TARGET_SLOTS, Sample, ha_intent_names, sample, spec_intents
+from export.ha_templates import TARGET_SLOTS, Sample, ha_intent_names, sample, slot_ok, spec_intents
 
 SEED = 12
 """The benchmark's fixed draw (issue 12)."""
 HOMES = 30
 """Evaluation homes the sample is spread over."""
-
-
-def _num(v: Any) -> float | None:
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, (int, float)):
-        return float(v)
-    if isinstance(v, str):
-        m = re.fullmatch(r"\s*(-?\d+(?:\.\d+)?)\s*%?\s*", v)
-        if m:
-            return float(m.group(1))
-    return None
-
-
-def slot_ok(want: Any, got: Any) -> bool:
-    """Numbers by value, text however it is cased or punctuated."""
-    if got is None:
-        return False
-    wn, gn = _num(want), _num(got)
-    if wn is not None or gn is not None:
-        return wn is not None and gn is not None and abs(wn - gn) < 1e-9
-    return norm(str(want)) == norm(str(got))
 
 
 def check(s: Sample, r: Result) -> dict[str, bool]:

@@ -20,8 +20,10 @@ def _build_arguments(b: argparse.ArgumentParser) -> None:
     b.add_argument("--quick", action="store_true", help="tiny model in a couple of minutes (tests)")
     b.add_argument("--seed", type=int, default=13)
     b.add_argument("--generated", type=int, default=9000)
-    b.add_argument("--teacher-epochs", type=int, default=3)
-    b.add_argument("--student-epochs", type=int, default=5)
+    b.add_argument("--ha-templates", type=int, default=180, metavar="N",
+                   help="N samples per HA intent of Home Assistant's sentence templates (train pool; 0: none)")
+    b.add_argument("--teacher-epochs", type=int, default=6)
+    b.add_argument("--student-epochs", type=int, default=8)
     b.add_argument("--student-layers", type=lambda s: [int(x) for x in s.split(",")], default=[1, 3, 5])
     b.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     b.add_argument("--train", type=Path, default=None,

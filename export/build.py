@@ -38,6 +38,7 @@ from .common import (
 )
 from .dataset import bio_labels, encode, make_tokenizer, read_jsonl
 from .generate import generate, hwu_context
+from .ha_labels import training_examples
 from .homes import HomeBuilder, load_kinds
 from .model import from_pretrained, shrink
 from .onnx_export import export_int8, to_onnx
@@ -67,12 +68,22 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     kinds = load_kinds()
     gen: list[dict[str, Any]] = []
     dropped = 0
+    ha_report: dict[str, Any] | None = None
+    n_generated = 0
     if corpus is None:  # the home recipe: HWU64 with home context + generated home requests
         builder = HomeBuilder(kinds, random.Random(args.seed + 1))
         homes = [builder.build() for _ in range(50)]
         for r in base:
             r["context"] = hwu_context(rng.choice(homes), rng, r["intent"], r["text"])
         gen, dropped = generate(300 if q else args.generated, args.seed, kinds, load_exclusions())
+        n_generated = len(gen)
+        if args.ha_templates:
+            per_intent = 4 if q else args.ha_templates
+            ha, ha_report = training_examples(per_intent, args.seed + 3)
+            ha_report["per_intent_asked"] = per_intent
+            log.info("HA templates: %d samples (train pool), the resolver reproduces HA's frame from %d of them",
+                     ha_report["samples"], ha_report["reproduced"])
+            gen += ha
     else:  # a plain corpus (e.g. SNIPS): its own labels, no context segment
         for r in base:
             r["context"] = ""
@@ -194,7 +205,10 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
         "training_data": {
             f"{base_path.parent.name}/{base_path.name}": hash_file(base_path),
             "devices/profiles.yaml": hash_file(ROOT / "devices" / "profiles.yaml"),
-            "generated": {"count": len(gen), "seed": args.seed, "dropped_dev_twins": dropped},
+            "generated": {"count": n_generated, "seed": args.seed, "dropped_dev_twins": dropped},
+            "ha_templates": None if ha_report is None else {
+                "package": "home-assistant-intents", "pool": "train", "per_intent": ha_report["per_intent_asked"],
+                "seed": args.seed + 3, **{k: ha_report[k] for k in ("samples", "reproduced", "dropped_dev_twins")}},
             f"{base_path.parent.name}_count": len(base),
             "context": corpus is None,
         },

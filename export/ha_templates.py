@@ -493,6 +493,28 @@ def _domains(value: Any) -> set[str] | None:
     return {str(v) for v in value} if isinstance(value, list) else {str(value)}
 
 
+def _as_number(v: Any) -> float | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, str):
+        m = re.fullmatch(r"\s*(-?\d+(?:\.\d+)?)\s*%?\s*", v)
+        if m:
+            return float(m.group(1))
+    return None
+
+
+def slot_ok(want: Any, got: Any) -> bool:
+    """Numbers by value, text however it is cased or punctuated."""
+    if got is None:
+        return False
+    wn, gn = _as_number(want), _as_number(got)
+    if wn is not None or gn is not None:
+        return wn is not None and gn is not None and abs(wn - gn) < 1e-9
+    return norm(str(want)) == norm(str(got))
+
+
 def match_targets(home: Home, intent: str, slots: Mapping[str, Any]) -> tuple[str, ...] | None:
     """The entities HA's target matching picks for these slots (before any state filter); None when
     the slots leave it to the handler's own choice (no name, no area, several candidates)."""

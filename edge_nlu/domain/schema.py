@@ -22,6 +22,8 @@ ADDED_INTENTS: dict[str, str] = {
     "media_previous": "go back to the previous track or episode",
     "play_video": "play a movie or TV show on a screen",
     "timer_set": "start a timer for a duration",
+    "timer_control": "cancel, pause, resume, lengthen or shorten a running timer, or ask how long it has left",
+    "broadcast": "announce a message on the home's speakers",
 }
 
 # Slot types the project adds to the HWU64 set.
