@@ -138,11 +138,11 @@ def slots_for(s: Sample, profiles: Profiles) -> list[dict[str, Any]]:
     """The sample's spans as the model's slot types; durations become one `time` span with their unit;
     kind words outside any span are `device_type`, as the generated data marks them."""
     out: list[dict[str, Any]] = []
-    dur: list[tuple[int, int]] = []
+    dur: list[tuple[int, int, bool]] = []
     ha = s.frame.intent
     for sp in s.spans:
         if sp.slot in _DURATION:
-            dur.append((sp.start, sp.end))
+            dur.append((sp.start, sp.end, sp.slot.startswith("start_")))
             continue
         if sp.slot == "name":
             kind = "list_name" if ha in _LIST_INTENTS else None if ha in _TIMER_INTENTS else "device_name"
@@ -152,11 +152,12 @@ def slots_for(s: Sample, profiles: Profiles) -> list[dict[str, Any]]:
             kind = _SPAN_TYPES.get(sp.slot)
         if kind is not None:
             out.append({"type": kind, "start": sp.start, "end": sp.end, "value": sp.value})
-    if dur:
-        start, end = min(a for a, _ in dur), max(b for _, b in dur)
-        m = _UNIT.match(s.text, end)
-        end = m.end() if m else end
-        out.append({"type": "time", "start": start, "end": end, "value": s.text[start:end]})
+    for group in (sorted(d for d in dur if d[2]), sorted(d for d in dur if not d[2])):
+        if group:  # the timer's starting duration and the change are two spans
+            start, end = group[0][0], group[-1][1]
+            m = _UNIT.match(s.text, end)
+            end = m.end() if m else end
+            out.append({"type": "time", "start": start, "end": end, "value": s.text[start:end]})
     taken = [(o["start"], o["end"]) for o in out]
     for w in sorted({w for k in profiles.kinds for w in k.words}, key=len, reverse=True):
         for m in re.finditer(rf"(?<![\w']){re.escape(w)}(?![\w'])", s.text):
