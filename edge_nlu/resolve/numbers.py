@@ -169,6 +169,86 @@ def _add(parts: dict[int, float], unit: int, amount: float) -> None:
             _add(parts, smaller, rest * unit / smaller)
 
 
+_SHARES = {"quarter": 0.25, "quarters": 0.25, "third": 1 / 3, "thirds": 1 / 3}
+_SPOKEN_FRACTIONS = {(1, 2): "half", (1, 4): "a quarter", (3, 4): "three quarters", (1, 3): "a third",
+                     (2, 3): "two thirds"}
+_FRACTION_RE = re.compile(r"(?<![\d/.])(?:(\d+)\s+)?(\d+)\s*/\s*(\d+)(?![\d/])")
+
+
+def spoken_fractions(text: str) -> str:
+    """Written fractions as said: "1/2 an hour" is "half an hour" (HA's templates write both), and
+    "1 1/2 hours" is "1.5 hours"."""
+    def say(m: re.Match[str]) -> str:
+        num, den = int(m.group(2)), int(m.group(3))
+        if den == 0:
+            return m.group(0)
+        if m.group(1):
+            return f"{int(m.group(1)) + num / den:.4g}"
+        return _SPOKEN_FRACTIONS.get((num, den), f"{num / den:.3g}")
+    return _FRACTION_RE.sub(say, text)
+
+
+def _unit_after(seq: list[str | float], j: int) -> tuple[int, int] | None:
+    """The index and length in seconds of the unit after `of`/`an`/`a` fillers from index j."""
+    while j < len(seq) and seq[j] in ("of", "an", "a"):
+        j += 1
+    tok = seq[j] if j < len(seq) else None
+    return (j, _UNIT_SECONDS[tok]) if isinstance(tok, str) and tok in _UNIT_SECONDS else None
+
+
+_DURATION_TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)?|[a-z]+", re.IGNORECASE)
+_GLUE_RE = re.compile(r"[\s,-]*")
+_FILLERS = frozenset({"and", "a", "an", "of"})
+_AMOUNT_WORDS = frozenset({"half", "quarter", "quarters", "third", "thirds"})
+_LONG_UNITS = frozenset(u for u in _UNIT_SECONDS if len(u) > 1)
+
+
+def _duration_word(w: str) -> bool:
+    return (w[:1].isdigit() or w in _UNITS or w in _TENS or w in _SCALES or w in _LONG_UNITS
+            or w in _FILLERS or w in _AMOUNT_WORDS or w in ("h", "m", "s", "min"))
+
+
+def duration_spans(text: str) -> list[tuple[int, int, Duration]]:
+    """Each duration said in `text` with its character span: runs of number, unit and joining words
+    ("two-hours 38-minute", "an hour and a half") that name a unit. Write fractions as words first
+    (`spoken_fractions`) so that spans index the text the caller holds."""
+    out: list[tuple[int, int, Duration]] = []
+    run: list[tuple[int, int, str]] = []
+
+    def flush() -> None:
+        words = list(run)
+        while words and (words[0][2] in ("and", "of") or (
+                words[0][2] in ("a", "an") and len(words) > 1 and not _is_unit(words[1][2]) and
+                words[1][2] not in _AMOUNT_WORDS)):
+            words.pop(0)
+        while words and words[-1][2] in _FILLERS:
+            words.pop()
+        if not any(_is_unit(w) or (w in ("h", "m", "s") and i and words[i - 1][2][:1].isdigit())
+                   for i, (_, _, w) in enumerate(words)):
+            return
+        start, end = words[0][0], words[-1][1]
+        said = parse_duration(text[start:end])
+        if said is not None and said.total_seconds > 0:
+            out.append((start, end, said))
+
+    for m in _DURATION_TOKEN_RE.finditer(text):
+        tok = (m.start(), m.end(), m.group().lower())
+        joined = bool(run) and _GLUE_RE.fullmatch(text[run[-1][1]:tok[0]]) is not None
+        if _duration_word(tok[2]) and (joined or not run):
+            run.append(tok)
+            continue
+        if run:
+            flush()
+        run = [tok] if _duration_word(tok[2]) else []
+    if run:
+        flush()
+    return out
+
+
+def _is_unit(word: str) -> bool:
+    return word in _LONG_UNITS
+
+
 def parse_duration(text: str | None) -> Duration | None:
     """A duration said in words or digits, or None when there is none.
 
@@ -177,7 +257,7 @@ def parse_duration(text: str | None) -> Duration | None:
     """
     if not text:
         return None
-    seq = _collapse(_tokens(text.replace(":", " ")))
+    seq = _collapse(_tokens(spoken_fractions(text).replace(":", " ")))
     parts: dict[int, float] = {}
     pending: float | None = None  # a number waiting for its unit
     frac: float = 0.0  # "and a half" said before the unit ("one and a half hours")
@@ -189,7 +269,14 @@ def parse_duration(text: str | None) -> Duration | None:
         if isinstance(tok, float):
             pending = tok
         elif tok in ("a", "an") and isinstance(nxt, str) and nxt in _UNIT_SECONDS:
-            pending = 1.0
+            pending = 1.0 if pending is None else pending  # "a minute"; "0.5 an hour" keeps its 0.5
+        elif tok in _SHARES and pending is not None and (after := _unit_after(seq, i + 1)) is not None:
+            # "three quarters of an hour": a share of the unit that follows
+            j, unit = after
+            _add(parts, unit, pending * _SHARES[str(tok)])
+            last_unit, pending = unit, None
+            i = j + 1
+            continue
         elif tok in ("half", "quarter") and pending is None:
             # "half an hour", "a quarter of an hour", "half a minute"
             share = 0.5 if tok == "half" else 0.25

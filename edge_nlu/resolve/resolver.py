@@ -19,6 +19,7 @@ from edge_nlu.domain.result import NLU, Action
 from edge_nlu.domain.schema import HA_INTENT
 from edge_nlu.resolve import answers as respond
 from edge_nlu.resolve.broadcast import broadcast_action
+from edge_nlu.resolve.lists import LIST_INTENTS, list_action
 from edge_nlu.resolve.match import Request, understand
 from edge_nlu.resolve.media import music_settings_intent, play, players, transport
 from edge_nlu.resolve.simple import not_about_devices
@@ -71,6 +72,8 @@ def resolve(nlu: NLU, text: str, home: Home, ctx: RequestContext,
     outright = timer_action(req) or broadcast_action(req)
     if outright is not None:
         return outright, None
+    if nlu.intent in LIST_INTENTS:
+        return list_action(req), None
     if HA_INTENT.get(nlu.intent) is None:
         return None, None
     ha = HA_INTENT[nlu.intent]

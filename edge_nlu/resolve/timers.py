@@ -1,12 +1,15 @@
-"""Timer control and "never mind", as Home Assistant's intents expect them.
+"""Timers and "never mind", as Home Assistant's intents expect them.
 
-The model has labels for starting a timer, not for cancelling, pausing, resuming, changing or
-asking about one, nor for "never mind" (issue 12: the next model build learns them from HA's
-templates). Until then these are read from the words, the way HA's own matcher reads them: they are
-short, formulaic, and always say "timer" (or "never mind"). Which timer is meant is said by its name
-("the pizza timer", "the timer for pizza"), by its starting duration ("my ten minute timer") or by
-its room ("the kitchen timer"); HA's handlers take those as `name`, `start_hours|minutes|seconds`
-and `area`, and a change as `hours|minutes|seconds`.
+Starting a timer is the model's `timer_set`; HA's StartTimer takes the duration, a `name` ("a pizza
+timer", "a timer called pizza") and, for a delayed command ("turn off the lights in 4 hours"), the
+command to run when it ends as `conversation_command`.
+
+Cancelling, pausing, resuming, changing or asking about a timer, and "never mind", are read from the
+words whatever the model said (a model built before issue 12 has no label for them), the way HA's own
+matcher reads them: they are short, formulaic, and always say "timer" (or "never mind"). Which timer
+is meant is said by its name ("the pizza timer", "the timer for pizza"), by its starting duration
+("my ten minute timer", "the timer for 2 hours") or by its room ("the kitchen timer"); HA's handlers
+take those as `name`, `start_hours|minutes|seconds` and `area`, and a change as `hours|minutes|seconds`.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 from edge_nlu.domain.home import norm
 from edge_nlu.domain.result import Action
 from edge_nlu.resolve.match import Request
-from edge_nlu.resolve.numbers import parse_duration, parse_number
+from edge_nlu.resolve.numbers import Duration, duration_spans, parse_duration, parse_number, spoken_fractions
 
 _NEVERMIND = {"never mind", "nevermind", "never mind that", "forget it", "forget that", "cancel that"}
 _CANCEL = re.compile(r"\b(?:cancel|stop|delete|end|clear|kill|remove|turn off|get rid of)\b")
@@ -26,34 +29,52 @@ _RESUME = re.compile(r"\b(?:resume|continue|unpause|restart|carry on)\b")
 _ADD = re.compile(r"\b(?:add|increase|extend)\b")
 _TAKE = re.compile(r"\b(?:remove|decrease|subtract|take|reduce|shorten|knock)\b")
 _STATUS = re.compile(r"\b(?:how (?:much time|long|many minutes)|time left|remaining|status|left on)\b")
-_CHANGE_SPLIT = re.compile(r"\b(?:to|from|off|onto|on)\b")
-_NAME_AFTER = re.compile(r"\btimer (?:named|called|for) (.+)$")
+_START = re.compile(r"^(?:please )?(?:set|start|create|make|begin|put)\b")
+"""How a request to start a timer begins: its other words ('to turn off the lights') are not control."""
+_CALLED = re.compile(r"\b(?:named|called) (.+)$")
+_TIMER_FOR = re.compile(r"\btimers? for (.+)$")
+_NAME_END = re.compile(r" (?:by|for|to|from|off) ")
+"""Where a name said after 'called'/'for' ends: the change or the duration that follows it."""
 _BEFORE_TIMER = re.compile(r"^(.*?)\btimers?\b")
+_DELAY = re.compile(r"\b(?:in|after)\s*$", re.IGNORECASE)
 _UNITS = {"second", "seconds", "minute", "minutes", "hour", "hours", "half", "quarter", "and"}
-
 
 _STOP = {"the", "my", "our", "a", "an", "all", "every", "this", "that", "these", "those", "current", "running",
          "active", "cancel", "stop", "delete", "end", "clear", "kill", "remove", "turn", "off", "get", "rid", "of",
          "pause", "hold", "freeze", "resume", "continue", "unpause", "restart", "carry", "on", "with", "add",
          "increase", "extend", "decrease", "subtract", "take", "reduce", "shorten", "knock", "how", "much", "long",
-         "many", "time", "left", "is", "for", "in", "to", "from", "by", "status", "what", "whats", "please"}
+         "many", "time", "left", "is", "for", "in", "to", "from", "by", "status", "what", "whats", "please",
+         "set", "start", "create", "make", "begin", "put", "new", "another"}
 """Words that end a timer's name when reading back from 'timer'."""
 
 
 def timer_action(req: Request) -> Action | None:
     """The HA timer intent (or HassNevermind) the words say, else None."""
-    t = req.t
+    t = norm(spoken_fractions(req.text))
     if t in _NEVERMIND or t.startswith("never mind"):
         return Action("HassNevermind")
+    starting = req.nlu.intent == "timer_set"
+    if _says_timer(req, t) and not (starting and _START.search(t)):
+        control = _control(req, t)
+        if control is not None:
+            return control
+    return _start(req) if starting else None
+
+
+def _says_timer(req: Request, t: str) -> bool:
+    """'timer' is said, and not as part of a device's name ('the oven timer plug' is a device)."""
+    return bool(set(t.split()) & {"timer", "timers"}) and not any(
+        "timer" in norm(n) for e in req.entities for n in e.names())
+
+
+def _control(req: Request, t: str) -> Action | None:
     words = set(t.split())
-    if not words & {"timer", "timers"} or req.entities:  # a device named "... timer ..." is a device
-        return None
     if _STATUS.search(t):
         return Action("HassTimerStatus", _which(req, t))
     if _ADD.search(t) and not _CANCEL.search(t):
-        return _change(req, t, "HassIncreaseTimer", _ADD)
-    if _TAKE.search(t) and re.search(r"\b(?:by|from|off)\b", t) and parse_duration(t) is not None:
-        return _change(req, t, "HassDecreaseTimer", _TAKE)
+        return _change(req, t, "HassIncreaseTimer")
+    if _TAKE.search(t) and re.search(r"\b(?:by|from|off)\b", t) and duration_spans(t):
+        return _change(req, t, "HassDecreaseTimer")
     if _CANCEL.search(t):
         if "all" in words or "every" in words or ("timers" in words and "timer" not in words):
             return Action("HassCancelAllTimers", _area(req))
@@ -65,49 +86,109 @@ def timer_action(req: Request) -> Action | None:
     return None
 
 
-def _change(req: Request, t: str, intent: str, verb: re.Pattern[str]) -> Action:
-    """'add 5 minutes to the pizza timer', 'increase my timer by 2 minutes': the change and which timer."""
-    if " by " in f" {t} ":
-        described, delta_text = t.split(" by ", 1)
-    else:
-        said = verb.search(t)
-        after = t[said.end():] if said else t
-        parts = _CHANGE_SPLIT.split(after, maxsplit=1)
-        delta_text, described = (parts[0], parts[1]) if len(parts) == 2 else (after, "")
-    delta = parse_duration(delta_text)
-    slots = _which(req, described)
-    if delta is not None:
-        slots.update(delta.to_slots())
+# -- starting one ------------------------------------------------------------------------------
+
+def _start(req: Request) -> Action:
+    """HassStartTimer: the duration, the timer's name, or the command it runs when it ends."""
+    said = spoken_fractions(req.text)
+    spans = duration_spans(said)
+    duration: Duration | None = spans[0][2] if spans else None
+    if duration is None:
+        duration = parse_duration(req.slot("time")) or parse_duration(req.t)
+    slots: dict[str, Any] = duration.to_slots() if duration else {}
+    t = norm(said)
+    if "timer" not in t.split() and "timers" not in t.split():
+        command = _delayed_command(said, spans)
+        if command:
+            slots["conversation_command"] = command
+        return Action("HassStartTimer", slots)
+    name = _name(req, t)
+    if name:
+        slots["name"] = name
+    return Action("HassStartTimer", slots)
+
+
+def _delayed_command(said: str, spans: list[tuple[int, int, Duration]]) -> str | None:
+    """'turn off the lights in 4 hours', 'after 10 minutes turn off the fan': the command, as said."""
+    for start, end, _ in spans:
+        delay = _DELAY.search(said[:start])
+        if delay is None:
+            continue
+        rest = f"{said[:delay.start()]} {said[end:]}"
+        command = " ".join(rest.split()).strip(" ,.;:!?")
+        if command:
+            return command
+    return None
+
+
+# -- which timer -------------------------------------------------------------------------------
+
+def _change(req: Request, t: str, intent: str) -> Action:
+    """'add 5 minutes to the pizza timer', 'increase my 2 hour timer by 10 minutes': the change, and
+    which timer (a duration next to 'timer' is the one it was started with)."""
+    spans = duration_spans(t)
+    start = [s for s in spans if _starts_timer(t, s[0], s[1])]
+    change = [s for s in spans if s not in start]
+    if not change and len(start) > 1:
+        change = [start.pop()]
+    if len(change) > 1:  # 'increase the timer of 5 minutes by 2 minutes': the change follows 'by'
+        after_by = [s for s in change if re.search(r"\bby\s*$", t[:s[0]])]
+        change = after_by or change[:1]
+    slots = _which(req, t, start[0][2] if start else None, look=False)
+    if change:
+        slots.update(change[0][2].to_slots())
     return Action(intent, slots)
 
 
-def _which(req: Request, described: str) -> dict[str, Any]:
-    """The slots that say which timer: its name, its starting duration, its room."""
+def _starts_timer(t: str, start: int, end: int) -> bool:
+    """A duration that describes the timer: 'the 2 hour timer', 'the timer for 2 hours'."""
+    return bool(re.match(r"\s*timers?\b", t[end:]) or re.search(r"\btimers? (?:for|of)\s*$", t[:start]))
+
+
+def _which(req: Request, t: str, start: Duration | None = None, look: bool = True) -> dict[str, Any]:
+    """The slots that say which timer: its name, its starting duration (given, else any said where
+    `look`), its room."""
     slots = _area(req)
-    area = norm(str(slots.get("area", "")))
-    name = None
-    m = _NAME_AFTER.search(described)
-    if m and parse_duration(m.group(1)) is None:
-        name = m.group(1)
-    if name is None:
-        m = _BEFORE_TIMER.search(described)
-        if m:
-            # 'the lasagne timer', 'my eggs timer': the words right before 'timer', back to the first
-            # word that cannot be part of a name (a determiner, a verb, a duration)
-            kept: list[str] = []
-            for w in reversed(m.group(1).split()):
-                if w in _STOP or w in _UNITS or parse_number(w) is not None:
-                    break
-                kept.insert(0, w)
-            candidate = " ".join(kept)
-            if candidate and candidate != area:
-                name = candidate
+    name = _name(req, t)
     if name:
-        slots["name"] = name.strip()
-    start = parse_duration(described if name is None else described.replace(name, " "))
+        slots["name"] = name
+    if start is None and look:
+        spans = duration_spans(t.replace(name, " ") if name else t)
+        start = spans[0][2] if spans else None
     if start is not None:
         slots.update({f"start_{k}": v for k, v in start.to_slots().items()})
     return slots
+
+
+def _name(req: Request, t: str) -> str | None:
+    """The timer's name: after 'called'/'named', after 'timer for' (when not a duration), else the
+    words right before 'timer' back to the first word that cannot be part of a name; a room's name
+    there says the room, not a name."""
+    area = norm(req.area.name) if req.area is not None else ""
+    for pattern in (_CALLED, _TIMER_FOR):
+        m = pattern.search(t)
+        if m is None:
+            continue
+        said = _NAME_END.split(m.group(1), maxsplit=1)[0].strip()
+        if said and not _starts_with_duration(said) and said != area:
+            return said
+    m = _BEFORE_TIMER.search(t)
+    if m is None:
+        return None
+    kept: list[str] = []
+    for w in reversed(m.group(1).split()):
+        if w in _STOP or w in _UNITS or parse_number(w) is not None:
+            break
+        kept.insert(0, w)
+    candidate = " ".join(kept)
+    if not candidate or (area and (candidate == area or candidate.endswith(f" {area}"))):
+        return None
+    return candidate
+
+
+def _starts_with_duration(text: str) -> bool:
+    spans = duration_spans(text)
+    return (bool(spans) and spans[0][0] == 0) or parse_number(text.split()[0]) is not None
 
 
 def _area(req: Request) -> dict[str, Any]:
