@@ -22,6 +22,7 @@ entities:
   - {id: light.kitchen, name: Kitchen light, area: kitchen, state: "off"}
   - {id: switch.oven_timer_plug, name: Oven timer plug, area: kitchen, state: "on"}
   - {id: input_boolean.quiet_hours, name: Quiet hours, state: "off"}
+  - {id: switch.kettle, name: Kettle, area: kitchen, state: "on"}
 """))
 PROFILES = load_profiles()
 
@@ -132,3 +133,9 @@ def test_duration_spans_find_each_duration_said() -> None:
     assert [(said[a:b], d) for a, b, d in duration_spans(said)] == [
         ("three and half hours", Duration(hours=3, minutes=30)), ("2-hours", Duration(hours=2))]
     assert duration_spans("set a timer") == []
+
+
+def test_a_device_named_in_full_is_asked_about_unless_the_model_read_a_timer() -> None:
+    assert act("how long is left on the kettle timer", "iot_device_query")[0] == "HassGetState"
+    assert act("how long is left on the kettle timer", "timer_control") == ("HassTimerStatus", {"name": "kettle"})
+    assert act("pause my 2 hours timer", "general_quirky") == ("HassPauseTimer", {"start_hours": 2})

@@ -37,6 +37,8 @@ _NAME_END = re.compile(r" (?:by|for|to|from|off) ")
 """Where a name said after 'called'/'for' ends: the change or the duration that follows it."""
 _BEFORE_TIMER = re.compile(r"^(.*?)\btimers?\b")
 _DELAY = re.compile(r"\b(?:in|after)\s*$", re.IGNORECASE)
+_TIMER_INTENTS = frozenset({"timer_set", "timer_control"})
+"""The model's readings of a request about a timer."""
 _UNITS = {"second", "seconds", "minute", "minutes", "hour", "hours", "half", "quarter", "and"}
 
 _STOP = {"the", "my", "our", "a", "an", "all", "every", "this", "that", "these", "those", "current", "running",
@@ -62,9 +64,22 @@ def timer_action(req: Request) -> Action | None:
 
 
 def _says_timer(req: Request, t: str) -> bool:
-    """'timer' is said, and not as part of a device's name ('the oven timer plug' is a device)."""
-    return bool(set(t.split()) & {"timer", "timers"}) and not any(
-        "timer" in norm(n) for e in req.entities for n in e.names())
+    """'timer' is said, and not as part of a device's name ('the oven timer plug' is a device). Read as
+    anything but a timer, a device named in full outside the durations ('the washer timer') is asked
+    about ('Quiet hours' found in '3 hours' is not)."""
+    if not set(t.split()) & {"timer", "timers"}:
+        return False
+    names = [norm(n) for e in req.entities for n in e.names()]
+    if any("timer" in n for n in names):
+        return False
+    if req.nlu.intent in _TIMER_INTENTS:
+        return True
+    blanked = f" {t} "
+    for start, end, _ in duration_spans(blanked):
+        blanked = blanked[:start] + " " * (end - start) + blanked[end:]
+    area = f" {norm(req.area.name)} " if req.area is not None else ""
+    # 'the cinema room timer' is the room's, even in a home with a scene called 'Cinema'
+    return not any(f" {n} " in blanked and f" {n} " not in area for n in names)
 
 
 def _control(req: Request, t: str) -> Action | None:
