@@ -209,7 +209,7 @@ def test_is_it_on_asks_about_the_previous_target(house):
     r = run(house, "is it on yet", "iot_device_query", area="Den", history=hist,
             overrides={"switch.printer": {"state": "on"}})
     check(r, "HassGetState", ["switch.printer"])
-    assert r[1] == "The printer is on."
+    assert r[1] == "Yes, the printer is on."
 
 
 @pytest.mark.parametrize(
@@ -522,7 +522,7 @@ def test_lock_the_door_from_another_room(house):
 def test_lock_state_question(house):
     r = run(house, "is the main entrance locked", "iot_device_query", area="Den")
     check(r, "HassGetState", ["lock.main_entrance"])
-    assert r[1] == "The main entrance is locked."
+    assert r[1] == "Yes, the main entrance is locked."
 
 
 # -- levels and colours ----------------------------------------------------------------------------

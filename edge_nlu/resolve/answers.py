@@ -55,6 +55,8 @@ def _unit(e: Entity) -> str:
 
 def state_sentence(e: Entity) -> str:
     """One entity's state as a sentence: "The apartment door is locked."."""
+    if e.domain == "person":
+        return where_sentence(e)
     name = _the(e.name)
     if e.state in ("unavailable", "unknown"):
         return f"{name} is {e.state}."
@@ -80,6 +82,64 @@ def states_sentence(entities: list[Entity]) -> str | None:
     if len(entities) > 3 and len({e.state for e in entities}) == 1:
         return f"All {len(entities)} are {entities[0].state}."
     return " ".join(state_sentence(e) for e in entities)
+
+
+def where_sentence(person: Entity) -> str:
+    """Where a person is, as HA's person states say it: "Alex is away.", "Alex is at work."."""
+    name = person.name[:1].upper() + person.name[1:]
+    if person.state == "not_home":
+        return f"{name} is away."
+    if person.state in ("unavailable", "unknown"):
+        return f"I don't know where {name} is."
+    return f"{name} is at {person.state.replace('_', ' ')}."
+
+
+def names_said(entities: list[Entity]) -> str:
+    """Names as HA lists them: sorted, "A, B and C", past four "A, B, C and 2 more"."""
+    names = sorted(e.name for e in entities)
+    if len(names) > 4:
+        return f"{', '.join(names[:3])} and {len(names) - 3} more"
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _be(entities: list[Entity]) -> str:
+    return "is" if len(entities) == 1 else "are"
+
+
+def yes_no_sentence(targets: list[Entity], matched: list[Entity], said: str) -> str:
+    """'is the X on': yes or no with the state it is in; for several devices, which are."""
+    if len(targets) == 1:
+        s = state_sentence(targets[0])
+        s = f"{s[0].lower()}{s[1:]}" if s.startswith("The ") else s
+        return f"{'Yes' if matched else 'No'}, {s}"
+    if len(matched) == len(targets):
+        return f"Yes, {'both' if len(targets) == 2 else f'all {len(targets)}'} are {said}."
+    if not matched:
+        return f"No, none of them are {said}."
+    unmatched = [e for e in targets if e not in matched]
+    return f"{names_said(matched)} {_be(matched)} {said}, {names_said(unmatched)} {_be(unmatched)} not."
+
+
+def any_sentence(matched: list[Entity]) -> str:
+    """HA's answer to 'are any ...': yes with the ones that are, or no."""
+    return f"Yes, {names_said(matched)}." if matched else "No."
+
+
+def all_sentence(unmatched: list[Entity], said: str) -> str:
+    """HA's answer to 'are all ...': yes, or no with the ones that are not."""
+    return f"No, {names_said(unmatched)} {_be(unmatched)} not {said}." if unmatched else "Yes."
+
+
+def which_sentence(matched: list[Entity], said: str) -> str:
+    """HA's answer to 'which ... are ...': the names of the ones that are."""
+    return f"{names_said(matched)}." if matched else f"None are {said}."
+
+
+def count_sentence(count: int, said: str) -> str:
+    """HA's answer to 'how many ... are ...': the count."""
+    if count == 0:
+        return f"None are {said}."
+    return f"{count} {'is' if count == 1 else 'are'} {said}."
 
 
 def temperature_sentence(e: Entity, area: Area | None) -> str:

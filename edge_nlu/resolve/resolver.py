@@ -23,6 +23,7 @@ from edge_nlu.resolve.lists import LIST_INTENTS, list_action
 from edge_nlu.resolve.match import Request, understand
 from edge_nlu.resolve.media import music_settings_intent, play, players, transport
 from edge_nlu.resolve.simple import not_about_devices
+from edge_nlu.resolve.state_query import ask, stated
 from edge_nlu.resolve.timers import timer_action
 from edge_nlu.sanitize import finite_float
 
@@ -83,17 +84,25 @@ def resolve(nlu: NLU, text: str, home: Home, ctx: RequestContext,
     simple = not_about_devices(req)
     if simple is not None:
         return simple
+    asked = ask(req, ha)
+    if asked is not None:
+        return asked
     if req.unknown_area and req.area is None and not req.entities and not req.floor:
         return (Action(intent=_device_intent(req, ha), slots={"area": req.unknown_area}),
                 respond.unknown_area_sentence(req.unknown_area))
     if req.is_follow_up():
         action = _follow_up(req)
         if action is not None:
-            return action, _answer(req, action)
+            return _spoken(req, action)
     action = _about_previous(req, ha)
     if action is None:
         action = _dispatch(req, _device_intent(req, ha))
-    return action, _answer(req, action)
+    return _spoken(req, action)
+
+
+def _spoken(req: Request, action: Action) -> tuple[Action, str | None]:
+    """The action and its answer; a yes/no state question gets HA's state slot (state_query)."""
+    return stated(req, action) or (action, _answer(req, action))
 
 
 # -- intents the home decides ---------------------------------------------------------------
