@@ -72,7 +72,7 @@ def ask(text: str, intent: str = "iot_device_query", area: str = "Kitchen",
     return action, said
 
 
-def frame(action: Action) -> tuple[str, dict[str, Any], list[str]]:
+def frame(action: Action) -> tuple[str | None, dict[str, Any], list[str]]:
     return action.intent, dict(action.slots), sorted(action.targets)
 
 
@@ -204,3 +204,22 @@ def test_the_same_question_again(text: str, slots: dict[str, Any], targets: list
     assert action is not None
     assert frame(action) == ("HassGetState", slots, targets)
     assert answer == said
+
+
+@pytest.mark.parametrize("text", ["did i leave any lights on", "have we left any lights on", "are there any lights on"])
+def test_other_ways_to_ask_any(text: str) -> None:
+    action, answer = ask(text, "iot_hue_lighton")
+    assert frame(action) == ("HassGetState", {"domain": "light", "state": "on"}, LIGHTS)
+    assert answer == "Yes, Kitchen pendants and Lounge lamp."
+
+
+def test_is_there_a_means_any() -> None:
+    action, answer = ask("is there a light on in the hall")
+    assert frame(action) == ("HassGetState", {"domain": "light", "state": "on", "area": "Hall"}, ["light.hall_light"])
+    assert answer == "No."
+
+
+def test_a_kind_the_place_has_none_of() -> None:
+    action, answer = ask("are any fans on in the kitchen")
+    assert frame(action) == ("HassGetState", {"domain": "fan", "state": "on", "area": "Kitchen"}, [])
+    assert answer == "I couldn't find any fans in the kitchen."

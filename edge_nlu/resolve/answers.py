@@ -9,7 +9,7 @@ import math
 from datetime import datetime
 from typing import Any
 
-from edge_nlu.domain.home import Area, Entity, Home
+from edge_nlu.domain.home import Area, Entity, Floor, Home
 from edge_nlu.sanitize import finite_float
 
 _STATE_WORDS: dict[str, dict[str, str]] = {
@@ -140,6 +140,12 @@ def count_sentence(count: int, said: str) -> str:
     if count == 0:
         return f"None are {said}."
     return f"{count} {'is' if count == 1 else 'are'} {said}."
+
+
+def none_found_sentence(kind: str, area: Area | None, floor: Floor | None) -> str:
+    """A question about a kind of device the place has none of (HA: no entity matched)."""
+    where = f" in the {area.name.lower()}" if area else f" on the {floor.name.lower()}" if floor else ""
+    return f"I couldn't find any {kind}{where}."
 
 
 def temperature_sentence(e: Entity, area: Area | None) -> str:

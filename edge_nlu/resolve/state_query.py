@@ -95,16 +95,20 @@ _KINDS: tuple[tuple[str, Mapping[str, tuple[str, str | None]]], ...] = (
 """Kind words of state questions: for each family of state words, the domain and device class meant."""
 _KIND_RES = tuple((re.compile(rf"(?<!\S)(?:{pattern})(?!\S)"), readings) for pattern, readings in _KINDS)
 _FAMILY_ORDER = ("cover", "lock", "on_off", "binary")
+_SENSORS = {"motion": "motion sensors", "moisture": "leak sensors", "smoke": "smoke detectors",
+            "occupancy": "presence sensors", "battery": "battery sensors", "window": "window sensors",
+            "door": "door sensors", "garage_door": "garage door sensors"}
+"""What to call the binary sensors of a class a place has none of."""
 
-_ASK = r"(?:(?:is|are|do|does)(?: (?:there|the|my|our))? )?"
+_ASK = r"(?:(?:is|are|do|does)(?: (?:there|the|my|our))? |(?:do|have|did) (?:i|we|you) (?:have|left|leave) )?"
 _QUANTIFIERS = (
-    ("any", re.compile(rf"^{_ASK}(?:any|some)\b")),
+    ("any", re.compile(rf"^(?:{_ASK}(?:any|some)|is there an?)\b")),
     ("all", re.compile(rf"^{_ASK}(?:all|every|each)\b")),
     ("which", re.compile(r"^(?:which|what)\b(?! (?:is|about)\b)")),
     ("how_many", re.compile(r"^how many\b")),
 )
 """HA's <are_any>, <are_all>, <which> and <how_many>, at the start of the question."""
-_ASKED = re.compile(r"^(?:is|are|which|what|how many)\b")
+_ASKED = re.compile(r"^(?:is|are|which|what|how many|(?:do|have|did) (?:i|we|you) (?:have|left|leave))\b")
 """A question for sure, whatever intent the model read ('all lights off' is also a command)."""
 _PEOPLE = (
     ("any", re.compile(r"^(?:is|are) (?:there )?(?:anyone|anybody|someone|somebody)\b")),
@@ -182,13 +186,16 @@ def ask(req: Request, ha: str | None) -> tuple[Action, str] | None:
     reading = _reading(kinds, state, pool)
     if reading is None:
         return None
-    domain, device_class, value, said = reading
+    domain, device_class, value, said, kind = reading
     targets = [e for e in pool if e.domain == domain and (device_class is None or e.device_class == device_class)]
     slots: dict[str, Any] = {"domain": domain}
     if device_class:
         slots["device_class"] = device_class
     slots["state"] = value
     slots.update(_place_slots(area, floor))
+    if not targets:  # HA: no entity matched
+        kind = _SENSORS.get(device_class or "", kind) if domain == "binary_sensor" else kind
+        return _action(slots, targets), respond.none_found_sentence(kind, area, floor)
     q = Question(quantifier, domain, device_class, value, said)
     return _action(slots, targets), _answer(q, targets)
 
@@ -265,6 +272,8 @@ def _people(req: Request) -> tuple[Action, str] | None:
             return room
         everyone = [e for e in req.home.entities if e.domain == "person"]
         slots = {"domain": "person", **({"state": zone} if zone else {})}
+        if not everyone:
+            return _action(slots, everyone), respond.none_found_sentence("people", None, None)
         q = Question(quantifier, "person", None, zone, _said_zone(zone))
         return _action(slots, everyone), _answer(q, everyone)
     if persons and re.match(r"^(?:is|are)\b", req.t):
@@ -427,11 +436,11 @@ def _scope(req: Request, area: Area | None, floor: Floor | None) -> list[Entity]
 
 
 def _reading(kinds: list[Said], state: Said | None,
-             pool: list[Entity]) -> tuple[str, str | None, str, str] | None:
+             pool: list[Entity]) -> tuple[str, str | None, str, str, str] | None:
     """(domain, device class, HA state, state as said) for the kind words and the state word: the
     state's list decides ('doors ... locked' are locks, 'doors ... open' covers); a reading with
     devices in scope wins ('are any windows open' in a home with window sensors only)."""
-    options: list[tuple[str, str | None, str, str]] = []
+    options: list[tuple[str, str | None, str, str, str]] = []
     for kind in kinds:
         readings = _readings(kind.text)
         for family in _FAMILY_ORDER:
@@ -440,9 +449,9 @@ def _reading(kinds: list[Said], state: Said | None,
             domain, dc = readings[family]
             if state is not None and family in _STATES[state.text]:
                 value = _STATES[state.text][family]
-                options.append((domain, dc, value, _said(state.text, value, family)))
+                options.append((domain, dc, value, _said(state.text, value, family), kind.text))
             elif state is None and family == "binary":
-                options.append((domain, dc, "on", "detected"))
+                options.append((domain, dc, "on", "detected", kind.text))
     for option in options:
         if any(e.domain == option[0] and (option[1] is None or e.device_class == option[1]) for e in pool):
             return option
