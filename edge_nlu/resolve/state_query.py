@@ -143,11 +143,7 @@ class Question:
     """What a state question asks, read from the words."""
 
     quantifier: str
-    """HA's response: `any`, `all`, `which`, `how_many`, `one_yesno` or `where`."""
-    domain: str | None
-    """HA domain asked about (None for named devices)."""
-    device_class: str | None
-    """Device class, where the kind word says one."""
+    """HA's response: `any`, `all`, `which`, `how_many` or `one_yesno`."""
     state: str | None
     """The state HA stores for it (`on`, `closed`, `locked`, `home`, a zone)."""
     said: str
@@ -196,7 +192,7 @@ def ask(req: Request, ha: str | None) -> tuple[Action, str] | None:
     if not targets:  # HA: no entity matched
         kind = _SENSORS.get(device_class or "", kind) if domain == "binary_sensor" else kind
         return _action(slots, targets), respond.none_found_sentence(kind, area, floor)
-    q = Question(quantifier, domain, device_class, value, said)
+    q = Question(quantifier, value, said)
     return _action(slots, targets), _answer(q, targets)
 
 
@@ -218,7 +214,7 @@ def stated(req: Request, action: Action) -> tuple[Action, str] | None:
         return None
     value = _STATES[word.text][family]
     slots = {**action.slots, "state": value}
-    q = Question("one_yesno", targets[0].domain, None, value, _said(word.text, value, family))
+    q = Question("one_yesno", value, _said(word.text, value, family))
     return Action(action.intent, slots, action.targets), _answer(q, targets)
 
 
@@ -249,7 +245,7 @@ def _again(req: Request) -> tuple[Action, str] | None:
     targets = [e for e in pool if e.domain == domain and (device_class is None or e.device_class == device_class)]
     slots: dict[str, Any] = {"domain": domain, **({"device_class": device_class} if device_class else {}),
                              "state": state, **_place_slots(area, floor)}
-    q = Question(quantifier, str(domain), device_class, state, state.replace("_", " "))
+    q = Question(quantifier, state, state.replace("_", " "))
     return _action(slots, targets), _answer(q, targets)
 
 
@@ -274,13 +270,13 @@ def _people(req: Request) -> tuple[Action, str] | None:
         slots = {"domain": "person", **({"state": zone} if zone else {})}
         if not everyone:
             return _action(slots, everyone), respond.none_found_sentence("people", None, None)
-        q = Question(quantifier, "person", None, zone, _said_zone(zone))
+        q = Question(quantifier, zone, _said_zone(zone))
         return _action(slots, everyone), _answer(q, everyone)
     if persons and re.match(r"^(?:is|are)\b", req.t):
         name = _name_span(req.t, persons[0])
         zone = _zone(req.t[name[1]:]) if name else None
         if zone:
-            q = Question("one_yesno", "person", None, zone, _said_zone(zone))
+            q = Question("one_yesno", zone, _said_zone(zone))
             return _action({"name": persons[0].name, "state": zone}, persons[:1]), _answer(q, persons[:1])
     return None
 
@@ -296,7 +292,7 @@ def _room_presence(req: Request, quantifier: str) -> tuple[Action, str] | None:
         return None
     dc = next(c for c in _PRESENCE if any(e.device_class == c for e in sensors))
     targets = [e for e in sensors if e.device_class == dc]
-    q = Question(quantifier, "binary_sensor", dc, "on", "detected")
+    q = Question(quantifier, "on", "detected")
     slots = {"domain": "binary_sensor", "device_class": dc, "state": "on", "area": area.name}
     return _action(slots, targets), _answer(q, targets)
 
@@ -492,7 +488,7 @@ def _about(req: Request, quantifier: str, named: list[Entity], state: Said | Non
     value = _STATES[state.text][family]
     slots: dict[str, Any] = {"name": named[0].name, "state": value} if len(named) == 1 else {"state": value}
     slots.update(_place_slots(area, floor))
-    q = Question(quantifier, None, None, value, _said(state.text, value, family))
+    q = Question(quantifier, value, _said(state.text, value, family))
     return _action(slots, named), _answer(q, named)
 
 
