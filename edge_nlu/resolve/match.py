@@ -15,10 +15,20 @@ from edge_nlu.domain.context import RequestContext
 from edge_nlu.domain.home import Area, Entity, Floor, Home, norm
 from edge_nlu.domain.profiles import DeviceKind, Profiles
 from edge_nlu.domain.result import NLU
+from edge_nlu.resolve.covers import COVER_WORDS, cover_kinds
 from edge_nlu.resolve.numbers import Number, parse_number
 
 PRONOUNS = frozenset({"it", "them", "that", "those", "they"})
-_HERE_RE = re.compile(r"\b(in here|here|this room|this area)\b")
+_HERE_RE = re.compile(r"\b(in here|here|(?:this|the|my|our) (?:room|area|space))\b")
+_EVERYWHERE_RE = re.compile(
+    r"\b(?:everywhere|all over|(?:the|my|our) (?:(?:entire|whole) )?(?:home|house|apartment|flat)"
+    r"|(?:entire|whole) (?:home|house|apartment|flat|place)"
+    r"|(?:all|every|each)(?: single| and every| of)?(?: the| my| our)? (?:rooms?|areas?|floors?))\b")
+"""Home Assistant's <everywhere>: 'all over', 'in the whole house', 'across every room', 'on all floors'."""
+_CONTENT_PHRASES_RE = re.compile(r"\btv (?:shows?|series|programmes?|programs?)\b")
+"""Words that say what is playing, not which device ('pause the tv show')."""
+_FUNCTION_WORDS = frozenset({"to", "the", "my", "our", "a", "an", "in", "on", "at", "of", "for", "by", "up",
+                             "down", "off", "and"})
 _FOLLOW_RE = re.compile(
     r"^(?:ok |okay |now )?(?:and |so )?(?:what about|how about|and|same for|same in|same with|"
     r"same thing for|same thing in|do the same for|do the same in|also|now for)\b"
@@ -28,7 +38,7 @@ _UP_FLOOR = ("upstairs", "up stairs", "upper floor", "top floor")
 _DOWN_FLOOR = ("downstairs", "down stairs", "lower floor", "bottom floor")
 FUZZY_CUTOFF = 88.0
 _CONTENT_SLOTS = ("movie_name", "song_name", "audiobook_name", "podcast_name", "radio_name",
-                  "playlist_name", "artist_name", "item")
+                  "playlist_name", "artist_name", "music_album", "item")
 _ACTION_VERBS = frozenset({"turn", "switch", "set", "open", "close", "shut", "lock", "unlock",
                            "play", "dim", "brighten", "start", "stop", "pause", "resume",
                            "vacuum", "clean", "put", "make", "raise", "lower"})
@@ -84,6 +94,8 @@ class Request:
     """Floor the request names."""
     here: bool = False
     """The request says "in here" / "this room"."""
+    everywhere: bool = False
+    """The request says the whole home ("everywhere", "all over the house") and names no room or floor."""
     sat_area: Area | None = None
     """The satellite's area."""
     kinds: list[DeviceKind] = field(default_factory=list)
@@ -92,6 +104,9 @@ class Request:
     """The request says it/them/that."""
     rest: str = ""
     """The normalised text with names blanked out, where numbers are looked for."""
+    unnamed: str = ""
+    """The normalised text with device, room and floor names blanked but titles kept: where words about
+    the content are looked for ('the cinema room' says no movie)."""
 
     @property
     def words(self) -> set[str]:
@@ -141,7 +156,8 @@ class Request:
         return int(moved) if moved.is_integer() else moved
 
     def _says_where_to(self) -> bool:
-        """'to 22', 'at 40 percent', 'to about twenty': the number is where the level goes."""
+        """'to 22', 'at 40 percent', 'to about twenty', 'brightness 80 percent': the number is where the
+        level goes (after the level's own name it is the level, as in 'decrease the volume 30 percent')."""
         return any(parse_number(m.group(1)) is not None for m in _TO_NUMBER_RE.finditer(self.t))
 
     def is_follow_up(self) -> bool:
@@ -155,7 +171,8 @@ class Request:
         return said and bool(_FOLLOW_RE.search(self.t) or _FOLLOW_END_RE.search(self.t))
 
 
-_TO_NUMBER_RE = re.compile(r"\b(?:to|at)\s+(?:about\s+|around\s+)?([\w.]+)")
+_TO_NUMBER_RE = re.compile(
+    r"\b(?:(?:brightness|volume|position|level)\s+(?:to\s+|at\s+)?|to\s+|at\s+)(?:about\s+|around\s+)?([\w.]+)")
 
 
 def _find(t: str, phrase: str) -> list[Span]:
@@ -175,17 +192,19 @@ def _free(spans: list[Span], taken: list[Span]) -> list[Span]:
 
 
 def _is_generic(phrase: str, profiles: Profiles) -> bool:
-    """A name made only of kind words ("lights", "tv") says a kind, not one device."""
+    """A name made only of kind words ("lights", "tv", HA's cover classes such as "gate") says a kind, not
+    one device."""
     words = phrase.split()
-    vocab = profiles.kind_words
+    vocab = profiles.kind_words | COVER_WORDS
     if not words:
         return False
     return " ".join(words) in vocab or all(w in vocab for w in words)
 
 
-def _match_entities(req: Request, scope: Area | None,
-                    titles: list[Span]) -> tuple[list[Entity], list[Span]]:
-    """Entities named in the text or the device_name slot, longest name first."""
+def _match_entities(req: Request, scope: Area | None, titles: list[Span],
+                    places: list[Span]) -> tuple[list[Entity], list[Span]]:
+    """Entities named in the text or the device_name slot, longest name first; a name made of kind words
+    inside a room's name is the room's ('the tv room' is no TV)."""
     home, t, profiles = req.home, req.t, req.profiles
     hits: list[tuple[Entity, Span, bool]] = []
     for e in home.entities:
@@ -204,11 +223,13 @@ def _match_entities(req: Request, scope: Area | None,
             if found is not None:
                 hits.append((found, Span(0, 0), _is_generic(best[0], profiles)))
     # a generic name ("Lights", "Oven") means that device only where no other of its kind is
-    hits = [h for h in hits if not h[2] or _generic_ok(req, h[0], scope)]
+    hits = [h for h in hits if not h[2] or (_generic_ok(req, h[0], scope) and not _inside(h[1], places))]
     if not hits:
-        hits = [(e, s, False) for e, s in _tail_matches(req, scope)]
+        # a part or a near miss of a name is weaker than a room's whole name ('our home office' is not
+        # the end of 'Leaving home')
+        hits = [(e, s, False) for e, s in _tail_matches(req, scope) if _free([s], places)]
     if not hits:
-        hits = [(e, s, False) for e, s in _fuzzy_matches(req)]
+        hits = [(e, s, False) for e, s in _fuzzy_matches(req) if _free([s], places)]
     if not hits:
         return [], []
     # keep the maximal spans: "big floor lamp" beats "floor lamp"
@@ -220,17 +241,27 @@ def _match_entities(req: Request, scope: Area | None,
         if e not in chosen:
             chosen.append(e)
     if scope is not None and len(chosen) > 1:
-        local = [e for e in chosen if e.area == scope.id]
-        by_name = {norm(e.name) for e in chosen}
-        if local and len(by_name) < len(chosen):
-            chosen = local
+        # one name said, several devices called it (every ceiling light is 'the big light'): the room's,
+        # as Home Assistant prefers the satellite's area among the matches
+        said: dict[tuple[int, int], list[Entity]] = {}
+        for e, span, _ in longest:
+            said.setdefault((span.start, span.end), []).append(e)
+        away = {e.id for group in said.values() if len(group) > 1
+                and any(x.area == scope.id for x in group) for e in group if e.area != scope.id}
+        chosen = [e for e in chosen if e.id not in away]
     return chosen, [h[1] for h in longest if h[1].end > h[1].start]
+
+
+def _inside(span: Span, others: list[Span]) -> bool:
+    """Whether a span lies within a longer one."""
+    return any(o.start <= span.start and span.end <= o.end and o.end - o.start > span.end - span.start
+               for o in others)
 
 
 def _generic_ok(req: Request, e: Entity, scope: Area | None) -> bool:
     if scope is not None and e.area == scope.id:
         return True
-    kinds = [k for n in e.names() for k in req.profiles.kinds_for(n)]
+    kinds = [k for n in e.names() for k in [*req.profiles.kinds_for(n), *cover_kinds(norm(n))]]
     pool = req.home.in_area(scope.id) if scope is not None else req.home.entities
     return not any(k.matches(x) for x in pool for k in kinds if x.id != e.id)
 
@@ -272,6 +303,8 @@ def _fuzzy_matches(req: Request) -> list[tuple[Entity, Span]]:
             if size < 2 or len(n) < 6:
                 continue
             for i in range(len(words) - size + 1):
+                if _loose_end(words[i : i + size], n.split()):
+                    continue
                 window = " ".join(words[i : i + size])
                 score = fuzz.ratio(n, window)
                 if score >= FUZZY_CUTOFF and not _is_generic(window, req.profiles):
@@ -281,6 +314,12 @@ def _fuzzy_matches(req: Request) -> list[tuple[Entity, Span]]:
         return []
     top = max(b[0] for b in best)
     return [(e, s) for score, e, s in best if score == top]
+
+
+def _loose_end(window: list[str], name: list[str]) -> bool:
+    """A window that starts or ends on a function word the name does not have ('pantry to' is not a
+    misheard 'pantry tv', 'the garage door' not 'shed garage door')."""
+    return any(w in _FUNCTION_WORDS and w != n for w, n in ((window[0], name[0]), (window[-1], name[-1])))
 
 
 def _area_names(a: Area) -> list[str]:
@@ -339,9 +378,18 @@ def _match_floor(req: Request, taken: list[Span]) -> tuple[Floor | None, list[Sp
     return None, []
 
 
+def _is_verb(t: str, word: str, start: int, end: int) -> bool:
+    """'switch the lights off', 'power on the tv': a kind word used as the verb."""
+    return word in _VERB_WORDS and (start == 0 or t[end:].split()[:1] in (["on"], ["off"]))
+
+
 def _match_kinds(req: Request, taken: list[Span]) -> list[DeviceKind]:
     kinds: list[DeviceKind] = []
     for value in req.slots.get("device_type", []):
+        v = norm(value)
+        spans = _find(req.t, v)
+        if spans and all(_is_verb(req.t, v, sp.start, sp.end) or _free([sp], taken) == [] for sp in spans):
+            continue  # the model marked the verb ('switch each fan on') or a word of a name or title
         for k in req.profiles.kinds_for(value):
             if k not in kinds:
                 kinds.append(k)
@@ -350,8 +398,7 @@ def _match_kinds(req: Request, taken: list[Span]) -> list[DeviceKind]:
         span = Span(start, end)
         if any(span.overlaps(o) for o in used):
             continue
-        after = req.t[end:].split()[:1]
-        if word in _VERB_WORDS and (start == 0 or after[:1] in (["on"], ["off"])):
+        if _is_verb(req.t, word, start, end):
             continue  # "switch the lights off", "power on the tv": a verb, not a device
         used.append(span)
         for k in req.profiles.kinds_for(word):
@@ -371,16 +418,35 @@ def understand(nlu: NLU, text: str, home: Home, ctx: RequestContext,
     # areas first only to scope same-named devices; device names win overlaps below
     titles = [sp for ty in _CONTENT_SLOTS for v in req.slots.get(ty, [])
               for sp in _find(req.t, norm(v))]
-    pre_area, _, _ = _match_area(req, titles)
-    req.entities, ent_spans = _match_entities(req, pre_area or req.sat_area, titles)
-    req.area, area_spans, req.unknown_area = _match_area(req, ent_spans + titles)
-    taken = ent_spans + area_spans + titles
-    req.floor, floor_spans = _match_floor(req, taken)
-    taken += floor_spans
-    req.kinds = _match_kinds(req, taken)
+    content = titles + [Span(m.start(), m.end()) for m in _CONTENT_PHRASES_RE.finditer(req.t)]
+    # a kind of several words, or a floor, beats a room inside it ('the garage door' is not the garage)
+    kind_phrases = [Span(a, b) for w, a, b in profiles.words_in(req.t) if " " in w] + _floor_names(req)
+    pre_area, pre_spans, _ = _match_area(req, content + kind_phrases)
+    # 'all over the house', 'in here' say where, never a part of a device's name ('Up and over')
+    wheres = [Span(m.start(), m.end()) for rx in (_EVERYWHERE_RE, _HERE_RE) for m in rx.finditer(req.t)]
+    req.entities, ent_spans = _match_entities(req, pre_area or req.sat_area, content, pre_spans + wheres)
+    req.area, area_spans, req.unknown_area = _match_area(req, ent_spans + content + kind_phrases)
+    named = ent_spans + area_spans
+    req.floor, floor_spans = _match_floor(req, named + titles)
+    named += floor_spans
+    req.kinds = _match_kinds(req, named + content)
     req.pronoun = bool(PRONOUNS & req.words)
-    chars = list(req.t)
-    for span in taken:
-        chars[span.start:span.end] = " " * (span.end - span.start)
-    req.rest = "".join(chars)
+    req.unnamed = _blank(req.t, named)
+    req.rest = _blank(req.t, named + titles)
+    req.everywhere = req.area is None and req.floor is None and bool(_EVERYWHERE_RE.search(req.rest))
     return req
+
+
+def _floor_names(req: Request) -> list[Span]:
+    """Where the words say a floor by a name no room has: a room inside it is the floor's ('the attic
+    floor' is not the attic)."""
+    rooms = {n for a in req.home.areas for n in _area_names(a)}
+    names = {n for f in req.home.floors for n in (norm(f.name), norm(f.id)) if n and n not in rooms}
+    return [sp for n in names for sp in _find(req.t, n)]
+
+
+def _blank(t: str, spans: list[Span]) -> str:
+    chars = list(t)
+    for span in spans:
+        chars[span.start:span.end] = " " * (span.end - span.start)
+    return "".join(chars)

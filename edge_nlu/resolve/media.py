@@ -7,6 +7,7 @@ screen and, when no content is said, what this user usually asks for.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -17,7 +18,7 @@ from edge_nlu.resolve.match import Request
 from edge_nlu.sanitize import finite_float
 
 TITLE_SLOTS = ("movie_name", "audiobook_name", "podcast_name", "song_name", "playlist_name",
-               "radio_name", "artist_name", "music_genre")
+               "music_album", "radio_name", "artist_name", "music_genre")
 _MUSIC_SLOTS = ("artist_name", "music_genre", "playlist_name")
 _CLASS_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("tv_show", ("show", "shows", "series", "episode", "episodes", "season", "tv show")),
@@ -45,6 +46,13 @@ _EMPTY_WORDS = {
 _GENERIC_CONTENT = {w for _, ws in _CLASS_WORDS for w in ws} - {"jazz", "rock", "pop", "classical"}
 _LEAD_RE = ("play", "put on", "listen to", "watch", "stream", "start", "throw on", "queue",
             "i want to watch", "i want to hear", "can you play", "could you play")
+
+_LEAD_LAST = {lead.split()[-1] for lead in _LEAD_RE}
+"""The last word of a play verb ('play', 'on' of 'put on', 'to' of 'listen to')."""
+_CLASS_WORD_SET = {w for _, ws in _CLASS_WORDS for w in ws if " " not in w}
+
+_BY_ARTIST_RE = re.compile(r"\b(?:anything|something|songs|music|stuff|tracks) by (.+)$")
+"""'anything by little simz': the artist is every word after 'by' (up to a device or room name)."""
 
 PLAY_STATE = {"HassMediaUnpause": "paused"}
 _UP_WORDS = ("up", "louder", "raise", "increase", "higher", "more")
@@ -86,20 +94,7 @@ def _area_slot(req: Request, targets: list[Entity]) -> dict[str, Any]:
 
 def transport(req: Request, ha: str, prev_targets: list[Entity] | None = None) -> Action:
     """Pause, resume, next, previous, volume: the player in the matching state."""
-    wanted = PLAY_STATE.get(ha, "playing")
-    chosen = _scope_players(req) or players(prev_targets or [])
-    if not chosen:
-        area = req.scope_area
-        room = players(req.home.in_area(area.id)) if area else []
-        in_state = [e for e in room if e.state == wanted]
-        everywhere = [e for e in players(req.home.entities) if e.state == wanted]
-        if in_state:
-            chosen = in_state
-        elif len(everywhere) == 1:
-            chosen = everywhere
-        elif room:
-            active = [e for e in room if e.state not in ("off", "unavailable")]
-            chosen = active if len(active) == 1 else room if len(room) == 1 else []
+    chosen = _scope_players(req) or players(prev_targets or []) or _by_state(req, PLAY_STATE.get(ha, "playing"))
     slots = _area_slot(req, chosen)
     if len(chosen) == 1 and players(req.entities):
         slots["name"] = chosen[0].name
@@ -108,6 +103,21 @@ def transport(req: Request, ha: str, prev_targets: list[Entity] | None = None) -
         if level is not None:
             slots["volume_level"] = level
     return Action(intent=ha, slots=slots, targets=tuple(sorted(e.id for e in chosen)))
+
+
+def _by_state(req: Request, wanted: str) -> list[Entity]:
+    """The players of the room the request is about (named, else the satellite's) that are in the
+    wanted state; none in it: the one that is on, else all of the room's. A room without players, or no
+    room at all: the only player in the home in that state. Home Assistant keeps to the room too: the
+    satellite's area is a slot of these sentences."""
+    area = req.scope_area
+    room = players(req.home.in_area(area.id)) if area else []
+    if room:
+        in_state = [e for e in room if e.state == wanted]
+        active = [e for e in room if e.state not in ("off", "unavailable")]
+        return in_state or (active if len(active) == 1 else room)
+    everywhere = [e for e in players(req.home.entities) if e.state == wanted]
+    return everywhere if len(everywhere) == 1 else []
 
 
 def _percent(value: Any) -> float | None:
@@ -135,22 +145,27 @@ def volume_level(req: Request, targets: list[Entity]) -> int | float | None:
 
 
 def _class_from_words(req: Request) -> str | None:
-    """A media type the words or the media_type slot give ("the movie", "a podcast")."""
+    """A media type the words or the media_type slot give ("the movie", "a podcast"), outside the names
+    of devices and rooms ('the cinema room stereo' says no movie)."""
     typed = f" {norm(req.slot('media_type') or '')} "
-    for cls, words in _CLASS_WORDS:
-        if any(f" {w} " in typed for w in words):
-            return cls
-    for cls, words in _CLASS_WORDS:
-        if req.has(*words):
-            return cls
+    said = f" {' '.join(req.unnamed.split())} "
+    for where in (typed, said):
+        for cls, words in _CLASS_WORDS:
+            if any(f" {w} " in where for w in words):
+                return cls
     return None
 
 
 def _title(req: Request) -> str | None:
-    """The title as said: a title slot, else the words after the play verb."""
+    """The title as said: the artist after 'anything by', a title slot, else the words after the play verb."""
     value = req.slot(*TITLE_SLOTS)
+    by = _BY_ARTIST_RE.search(req.unnamed)
+    if by:
+        artist = _trim(by.group(1).split("  ")[0].split())
+        if artist and (not value or norm(value) in artist):
+            return artist
     if value:
-        return value.strip()
+        return _with_article(req, value.strip())
     t = req.t
     for lead in sorted(_LEAD_RE, key=len, reverse=True):
         if t.startswith(lead + " "):
@@ -162,12 +177,31 @@ def _title(req: Request) -> str | None:
     cut = rest.find("  ")  # a blanked name: "... on the kitchen speaker"
     if cut >= 0:
         t = t[:cut]
-    words = t.split()
+    return _trim(t.split()) or None
+
+
+def _trim(words: list[str]) -> str:
+    """The words of a title without the fillers around it ('some', 'please', a trailing 'on the')."""
     while words and words[-1] in ("please", "on", "in", "the", "for", "me", "now"):
         words.pop()
     while words and words[0] in ("some", "a", "an"):  # "the" may begin a title: "the daily", "the hobbit"
         words.pop(0)
-    return " ".join(words) or None
+    return " ".join(words)
+
+
+def _with_article(req: Request, title: str) -> str:
+    """A title slot that left out the 'the' it was said with right after the play verb or the class word
+    ('play the podcast the rest is history', 'play the gruffalo audiobook'): the title as said."""
+    words = norm(title)
+    if not words or words.startswith("the "):
+        return title
+    before = f" {req.t} ".split(f" the {words} ", 1)
+    if len(before) < 2:
+        return title
+    prev = before[0].split()
+    if not prev or prev[-1] in _LEAD_LAST or prev[-1] in _CLASS_WORD_SET:
+        return f"the {title}"
+    return title
 
 
 def _without_class_words(title: str | None, media_class: str) -> str | None:

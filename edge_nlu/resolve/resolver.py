@@ -19,6 +19,8 @@ from edge_nlu.domain.result import NLU, Action
 from edge_nlu.domain.schema import HA_INTENT
 from edge_nlu.resolve import answers as respond
 from edge_nlu.resolve.broadcast import broadcast_action
+from edge_nlu.resolve.covers import by_class
+from edge_nlu.resolve.lights import light_values
 from edge_nlu.resolve.lists import LIST_INTENTS, list_action
 from edge_nlu.resolve.match import Request, understand
 from edge_nlu.resolve.media import music_settings_intent, play, players, transport
@@ -54,12 +56,7 @@ _TO_DOCK = ("dock", "base", "charger", "charging", "return", "go home", "back ho
 """Words that send a robot vacuum back ('return the robovac to base', 'dock the hoover')."""
 MAX_TEMPERATURE_STEP = 10
 """'Up two degrees' moves the setpoint; 'up, 22 degrees' is a setpoint (no one means +22)."""
-_BRIGHTER = ("brighter", "brighten", "up", "raise", "increase", "higher", "more")
-_DIMMER = ("dimmer", "dim", "down", "lower", "decrease", "less", "reduce")
 _USUAL = ("usual", "normal", "regular", "favourite", "favorite", "same as always")
-_COLORS = ("warm white", "cool white", "white", "red", "green", "blue", "yellow", "orange",
-           "purple", "pink", "cyan", "magenta", "violet", "teal", "turquoise", "amber", "gold",
-           "lavender", "lilac", "indigo", "lime")
 _NIGHT_NAMES = ("night light", "nightlight", "night lamp")
 _HOME_WIDE = {"lock", "valve", "vacuum", "weather"}
 _LEVEL_HA = {"HassLightSet", "HassSetPosition", "HassSetVolume", "HassClimateSetTemperature",
@@ -142,8 +139,17 @@ def _dispatch(req: Request, ha: str) -> Action:
         targets, slots = _targets(req, "climate", {"climate"})
         return _climate_set(req, targets, slots)
     domains = {"HassLightSet": {"light"}}.get(ha)
+    req.everywhere = req.everywhere or _all_lights_off(req, ha)
     targets, slots = _targets(req, _INTENT_KIND.get(req.nlu.intent), domains)
     return _act(req, ha, targets, slots)
+
+
+def _all_lights_off(req: Request, ha: str) -> bool:
+    """'Turn off all the lights' with no room, floor or 'here' is every light in the home, as Home
+    Assistant reads it (its light_all sentences; 'all the lights here' stays in the room)."""
+    return (ha == "HassTurnOff" and not req.here and not req.entities and req.area is None
+            and req.floor is None and req.has("all", "every", "each")
+            and any(k.domain == "light" for k in req.kinds))
 
 
 def _means_volume(req: Request) -> bool:
@@ -177,7 +183,8 @@ def _act(req: Request, ha: str, targets: list[Entity], slots: dict[str, Any],
     if values:
         slots.update({k: v for k, v in values.items() if k in VALUE_SLOTS})
     if ha == "HassLightSet":
-        _light_values(req, targets, slots)
+        usual = _usual(req, "HassLightSet", "brightness") if req.has(*_USUAL) else None
+        slots.update(light_values(req, targets, slots, usual))
     elif ha == "HassSetPosition":
         pos = req.number()
         if pos is not None:
@@ -186,27 +193,6 @@ def _act(req: Request, ha: str, targets: list[Entity], slots: dict[str, Any],
     elif ha == "HassGetState" and len(targets) == 1 and not slots.get("name"):
         slots["name"] = targets[0].name
     return Action(intent=ha, slots=slots, targets=tuple(sorted(e.id for e in targets)))
-
-
-def _light_values(req: Request, targets: list[Entity], slots: dict[str, Any]) -> None:
-    color = norm(req.slot("color_type") or "")
-    if not color:
-        color = next((c for c in _COLORS if req.has(c)), "")
-    if color:
-        slots["color"] = color
-    cur = [finite_float(e.attributes.get("brightness")) or 0.0 for e in targets] or [50.0]
-    way = {"iot_hue_lightup": 1, "iot_hue_lightdim": -1}.get(req.nlu.intent, 0)
-    level = req.level(sum(cur) / len(cur), 100, _BRIGHTER, _DIMMER, direction=way)
-    if level is not None:
-        level = max(0, min(100, level))
-    if level is None and req.has(*_USUAL):
-        level = _usual(req, "HassLightSet", "brightness")
-    if level is None and not color and "brightness" not in slots:
-        up = req.nlu.intent == "iot_hue_lightup" or req.has("brighter", "up", "increase", "more")
-        mean = sum(cur) / len(cur)
-        level = int(min(100, mean + 20)) if up else int(max(5, mean - 20))
-    if level is not None:
-        slots["brightness"] = level
 
 
 def _night_rule(req: Request, targets: list[Entity]) -> list[Entity]:
@@ -243,7 +229,7 @@ def _targets(req: Request, default_kind: str | None,
             return named, slots
     kinds = [k for k in req.kinds if domains is None or k.domain in domains]
     if req.nlu.intent in _COVER_INTENTS:
-        kinds = [k for k in kinds if k.domain in ("cover", "valve", "lock")]
+        kinds = by_class(req.rest, _pool(req)) or [k for k in kinds if k.domain in ("cover", "valve", "lock")]
         if not kinds:
             kinds = [k for k in req.profiles.kinds if k.domain in ("cover", "valve")]
     default = req.profiles.kind(default_kind) if default_kind else None
@@ -255,7 +241,7 @@ def _targets(req: Request, default_kind: str | None,
         return [], _place_slots(req, req.scope_area)
     pool = _pool(req)
     found = [e for e in pool if any(k.matches(e) for k in kinds)]
-    slots = _place_slots(req, req.scope_area if req.floor is None else None)
+    slots = _place_slots(req, req.scope_area if req.floor is None and not req.everywhere else None)
     if not found and req.area is None and req.floor is None and all(
             k.domain in _HOME_WIDE or k.device_class == "garage" for k in kinds):
         # a door lock or the garage is meant even when asked from another room
@@ -269,8 +255,10 @@ def _targets(req: Request, default_kind: str | None,
 
 
 def _pool(req: Request) -> list[Entity]:
-    """The entities in play: the floor's, else the room's, else the whole home's."""
+    """The entities in play: the floor's, else the room's, else the whole home's ('everywhere')."""
     home = req.home
+    if req.everywhere:
+        return list(home.entities)
     if req.floor is not None:
         on_floor = {a.id for a in home.areas if a.floor == req.floor.id}
         if req.area is not None:
