@@ -79,6 +79,12 @@ def test_the_item_and_list_are_read_from_the_words_when_the_model_misses_them() 
         "HassShoppingListCompleteItem", {"item": "nappies"})
 
 
+def test_the_item_is_every_word_between_the_verb_and_the_list() -> None:
+    assert act("add clean the gutters to the chores list", "lists_createoradd", item="gutters",
+               list_name="chores") == Action("HassListAddItem", {"item": "clean the gutters", "name": "Chores"},
+                                             ("todo.chores",))
+
+
 def test_a_list_the_home_lacks() -> None:
     # HA answers that there is no such list; a grocery list without one is the shopping list
     assert act("add paint to my diy list", "lists_createoradd", item="paint", list_name="diy") == Action(
