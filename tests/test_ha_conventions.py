@@ -63,6 +63,8 @@ entities:
   - {id: cover.garage_door, name: Up and over, area: lounge, state: closed,
      attributes: {device_class: garage, position: 0}}
   - {id: script.leaving_home, name: Leaving home, state: "off"}
+  - {id: scene.cinema, name: Cinema, state: "off"}
+  - {id: light.floor_lamp, name: Floor lamp, area: cinema_room, state: "off", attributes: {brightness: 0}}
 """
 
 PROFILES = load_profiles()
@@ -106,6 +108,7 @@ def check(action: Action, intent: str, targets: list[str], **slots: Any) -> None
      {"temperature": 4500}),
     ("make the lounge lamp warm white", "", {"temperature": 2700, "color": None, "brightness": None}),
     ("turn the lounge lamp to candle light", "", {"temperature": 1900}),
+    ("lounge lamp to warm white at 40 percent", "40 percent", {"temperature": 2700, "brightness": 40}),
     ("set the lounge lamp temperature to day light", "", {"temperature": 6500, "brightness": None}),
     ("set the lounge lamp to daylight", "", {"temperature": 6500}),
     ("make the lounge lamp brown", "", {"color": "brown", "brightness": None}),
@@ -113,6 +116,7 @@ def check(action: Action, intent: str, targets: list[str], **slots: Any) -> None
     ("set the lounge lamp to the highest brightness", "", {"brightness": 100}),
     ("decrease the lounge lamp brightness 80 percent", "80 percent", {"brightness": 80}),
     ("increase the lounge lamp brightness to 30", "30", {"brightness": 30}),
+    ("decrease the lounge lamp brightness to the maximum", "maximum", {"brightness": 100}),
 ])
 def test_light_values_as_ha_takes_them(home: Home, text: str, amount: str, want: dict[str, Any]) -> None:
     slots = (("device_name", "lounge lamp"),) + ((("change_amount", amount),) if amount else ())
@@ -126,8 +130,8 @@ def test_a_step_said_with_by_still_moves_the_brightness(home: Home) -> None:
 
 # -- which entities: everywhere, all the lights, here, names inside names -----------------------------
 
-ALL_LIGHTS = ["light.attic_bulb", "light.cinema_strip", "light.kitchen_spots", "light.lounge_ceiling",
-              "light.lounge_lamp", "light.tv_room_lamp"]
+ALL_LIGHTS = ["light.attic_bulb", "light.cinema_strip", "light.floor_lamp", "light.kitchen_spots",
+              "light.lounge_ceiling", "light.lounge_lamp", "light.tv_room_lamp"]
 
 
 @pytest.mark.parametrize(("text", "intent", "ha"), [
@@ -150,7 +154,18 @@ def test_the_room_stays_the_room(home: Home, text: str) -> None:
 
 def test_a_room_inside_a_floor_name_is_the_floor(home: Home) -> None:
     r = run(home, "lights off in the attic floor", "iot_hue_lightoff", ("floor_name", "attic floor"))
-    check(r, "HassTurnOff", ["light.attic_bulb", "light.cinema_strip"], floor="Attic Floor", area=None)
+    check(r, "HassTurnOff", ["light.attic_bulb", "light.cinema_strip", "light.floor_lamp"], floor="Attic Floor",
+          area=None)
+
+
+def test_a_near_miss_of_a_name_is_no_part_of_a_floors_name(home: Home) -> None:
+    r = run(home, "attic floor lamps on", "iot_hue_lighton", ("floor_name", "attic floor"), ("device_type", "lamps"))
+    check(r, "HassTurnOn", ["light.attic_bulb", "light.cinema_strip", "light.floor_lamp"], floor="Attic Floor")
+
+
+def test_a_name_inside_a_rooms_name_is_the_room(home: Home) -> None:
+    r = run(home, "turn on the lights in the cinema room", "iot_hue_lighton", ("house_place", "cinema room"))
+    check(r, "HassTurnOn", ["light.cinema_strip", "light.floor_lamp"], area="Cinema Room")
 
 
 def test_a_device_kind_inside_a_room_name_is_the_room(home: Home) -> None:

@@ -83,13 +83,18 @@ def _extreme(req: Request) -> int | None:
 
 
 def light_values(req: Request, targets: list[Entity], slots: dict[str, Any], usual: Any = None) -> dict[str, Any]:
-    """The value slots of HassLightSet for this request: a colour temperature, else a colour and/or a
-    brightness (said, moved from the lights' mean, 'lowest'/'highest', the usual one, else a step the
-    way the words or the intent go). `usual` is this user's habitual brightness, if asked for."""
+    """The value slots of HassLightSet for this request: a colour temperature (and a percentage said
+    beside a named one), else a colour and/or a brightness (said, moved from the lights' mean,
+    'lowest'/'highest', the usual one, else a step the way the words or the intent go). `usual` is this
+    user's habitual brightness, if asked for."""
     kelvin = color_temperature(req)
     if kelvin is not None or says_temperature(req):
-        return {"temperature": kelvin} if kelvin is not None else {}
-    out: dict[str, Any] = {}
+        out: dict[str, Any] = {"temperature": kelvin} if kelvin is not None else {}
+        said = req.number()
+        if said is not None and said != kelvin and 0 <= said <= 100 and not says_temperature(req):
+            out["brightness"] = said  # 'warm white at 40 percent'
+        return out
+    out = {}
     named = color(req)
     if named:
         out["color"] = named

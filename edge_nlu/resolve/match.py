@@ -172,7 +172,7 @@ class Request:
 
 
 _TO_NUMBER_RE = re.compile(
-    r"\b(?:(?:brightness|volume|position|level)\s+(?:to\s+|at\s+)?|to\s+|at\s+)(?:about\s+|around\s+)?([\w.]+)")
+    r"\b(?:(?:brightness|volume|position|level)\s+(?:to\s+|at\s+)?|to\s+|at\s+)(?:about\s+|around\s+|the\s+)?([\w.]+)")
 
 
 def _find(t: str, phrase: str) -> list[Span]:
@@ -203,8 +203,9 @@ def _is_generic(phrase: str, profiles: Profiles) -> bool:
 
 def _match_entities(req: Request, scope: Area | None, titles: list[Span],
                     places: list[Span]) -> tuple[list[Entity], list[Span]]:
-    """Entities named in the text or the device_name slot, longest name first; a name made of kind words
-    inside a room's name is the room's ('the tv room' is no TV)."""
+    """Entities named in the text or the device_name slot, longest name first; a name inside a room's
+    longer name is the room's ('the tv room' is no TV, 'the cinema room' no scene called Cinema), and
+    a part or a near miss of a name is no part of a place ('places': rooms, floors, 'all over')."""
     home, t, profiles = req.home, req.t, req.profiles
     hits: list[tuple[Entity, Span, bool]] = []
     for e in home.entities:
@@ -223,7 +224,7 @@ def _match_entities(req: Request, scope: Area | None, titles: list[Span],
             if found is not None:
                 hits.append((found, Span(0, 0), _is_generic(best[0], profiles)))
     # a generic name ("Lights", "Oven") means that device only where no other of its kind is
-    hits = [h for h in hits if not h[2] or (_generic_ok(req, h[0], scope) and not _inside(h[1], places))]
+    hits = [h for h in hits if (not h[2] or _generic_ok(req, h[0], scope)) and not _inside(h[1], places)]
     if not hits:
         # a part or a near miss of a name is weaker than a room's whole name ('our home office' is not
         # the end of 'Leaving home')
@@ -328,14 +329,14 @@ def _area_names(a: Area) -> list[str]:
 
 def _match_area(req: Request, taken: list[Span]) -> tuple[Area | None, list[Span], str | None]:
     """The area the words name, outside device names; or a named place the home lacks."""
-    best: tuple[int, Area, Span] | None = None
+    best: tuple[int, Area, list[Span]] | None = None
     for a in req.home.areas:
         for n in _area_names(a):
-            for span in _free(_find(req.t, n), taken):
-                if best is None or len(n) > best[0]:
-                    best = (len(n), a, span)
+            spans = _free(_find(req.t, n), taken)
+            if spans and (best is None or len(n) > best[0]):
+                best = (len(n), a, spans)
     if best is not None:
-        return best[1], [best[2]], None
+        return best[1], best[2], None
     for value in req.slots.get("house_place", []):
         v = norm(value)
         if not v or _HERE_RE.fullmatch(v) or v in _NOT_PLACES:
@@ -420,11 +421,14 @@ def understand(nlu: NLU, text: str, home: Home, ctx: RequestContext,
               for sp in _find(req.t, norm(v))]
     content = titles + [Span(m.start(), m.end()) for m in _CONTENT_PHRASES_RE.finditer(req.t)]
     # a kind of several words, or a floor, beats a room inside it ('the garage door' is not the garage)
-    kind_phrases = [Span(a, b) for w, a, b in profiles.words_in(req.t) if " " in w] + _floor_names(req)
+    floors = _floor_names(req)
+    kind_phrases = [Span(a, b) for w, a, b in profiles.words_in(req.t) if " " in w] + floors + [
+        sp for w in COVER_WORDS if " " in w for sp in _find(req.t, w)]
     pre_area, pre_spans, _ = _match_area(req, content + kind_phrases)
     # 'all over the house', 'in here' say where, never a part of a device's name ('Up and over')
     wheres = [Span(m.start(), m.end()) for rx in (_EVERYWHERE_RE, _HERE_RE) for m in rx.finditer(req.t)]
-    req.entities, ent_spans = _match_entities(req, pre_area or req.sat_area, content, pre_spans + wheres)
+    req.entities, ent_spans = _match_entities(req, pre_area or req.sat_area, content,
+                                              pre_spans + wheres + floors)
     req.area, area_spans, req.unknown_area = _match_area(req, ent_spans + content + kind_phrases)
     named = ent_spans + area_spans
     req.floor, floor_spans = _match_floor(req, named + titles)
