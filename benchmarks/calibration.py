@@ -33,39 +33,7 @@ from edge_nlu.model.evaluate import read_records  # noqa: E402
 from edge_nlu.model.runner import NLUModel  # noqa: E402
 from edge_nlu.pipeline import load  # noqa: E402
 from edge_nlu.settings import default_model_dir, devices_dir  # noqa: E402
-
-BINS = 15
-TEMPERATURES = np.exp(np.linspace(np.log(0.25), np.log(8.0), 400))
-
-
-def softmax(logits: np.ndarray, t: float = 1.0) -> np.ndarray:
-    z = logits / t
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return np.asarray(e / e.sum(axis=1, keepdims=True))
-
-
-def ece(probs: np.ndarray, gold: np.ndarray) -> float:
-    """Expected calibration error of the top probability, equal-width bins."""
-    conf = probs.max(axis=1)
-    right = probs.argmax(axis=1) == gold
-    edges = np.linspace(0.0, 1.0, BINS + 1)
-    total = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
-        inside = (conf > lo) & (conf <= hi)
-        if inside.any():
-            total += inside.mean() * abs(float(right[inside].mean()) - float(conf[inside].mean()))
-    return total
-
-
-def nll(logits: np.ndarray, gold: np.ndarray, t: float) -> float:
-    p = softmax(logits, t)
-    return float(-np.log(np.clip(p[np.arange(len(gold)), gold], 1e-12, None)).mean())
-
-
-def fit_temperature(logits: np.ndarray, gold: np.ndarray) -> float:
-    """The temperature of least negative log-likelihood (a grid: one parameter, no optimizer needed)."""
-    return float(min(TEMPERATURES, key=lambda t: nll(logits, gold, float(t))))
+from export.calibrate import ece, fit_temperature, raw_logits, softmax  # noqa: E402
 
 
 def summary(probs: np.ndarray, gold: np.ndarray) -> dict[str, float]:
@@ -99,11 +67,9 @@ def out_of_home(records: list[dict[str, Any]], model_dir: Path) -> dict[str, Any
 
 def run(data: Path, model_dir: Path, seed: int) -> dict[str, Any]:
     model = NLUModel(model_dir)
-    index = {name: i for i, name in enumerate(model.labels.intents)}
     records = [r for r in read_records(data) if isinstance(r, dict) and isinstance(r.get("text"), str)]
-    rows = [(model.run(model.encode(r["text"]))[0][0], index.get(r["intent"], -1)) for r in records]
-    logits = np.stack([np.asarray(x, dtype=np.float64) for x, _ in rows])
-    gold = np.asarray([g for _, g in rows])
+    logits, gold = raw_logits(model, [{"text": r["text"], "intent": r["intent"]} for r in records])
+    shipped_t = model.labels.temperature
     order = list(range(len(gold)))
     random.Random(seed).shuffle(order)
     halves = [np.asarray(sorted(order[: len(order) // 2])), np.asarray(sorted(order[len(order) // 2:]))]
@@ -116,7 +82,9 @@ def run(data: Path, model_dir: Path, seed: int) -> dict[str, Any]:
     return {
         "data": str(data), "model": str(model_dir), "n": len(gold),
         "unknown_gold_intents": int((gold < 0).sum()),
-        "as_shipped": summary(softmax(logits), gold),
+        "shipped_temperature": shipped_t,
+        "as_shipped": summary(softmax(logits, shipped_t), gold),
+        "untempered": summary(softmax(logits), gold),
         "temperature_scaled_2fold": {**summary(calibrated, gold), "fold_temperatures": fold_t},
         "temperature_on_all": round(fit_temperature(logits, gold), 3),
         "out_of_home": out_of_home(records, model_dir),
@@ -136,6 +104,7 @@ def main() -> int:
         return 0
     s, c, o = report["as_shipped"], report["temperature_scaled_2fold"], report["out_of_home"]
     print(f"{report['n']} requests from {args.data}")
+    print(f"shipped temperature {report['shipped_temperature']}")
     print(f"as shipped          ECE {s['ece']:.4f}  accuracy {s['accuracy']:.4f}  mean confidence "
           f"{s['mean_confidence']:.4f}  gap {s['gap']:+.4f}")
     print(f"temperature, 2-fold ECE {c['ece']:.4f}  accuracy {c['accuracy']:.4f}  mean confidence "

@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m export")
     sub = ap.add_subparsers(dest="cmd", required=True)
     _build_arguments(sub.add_parser("build", help="build a model directory"))
+    _build_arguments(sub.add_parser(
+        "calibrate", help="fit the confidence temperature of a built model (--out) on its build's holdout, "
+                          "given the arguments it was built with"))
     _rewriter_arguments(sub.add_parser(
         "rewriter", help="build the self-learning models (sentence encoder, rephrase detector, index)"))
     args = ap.parse_args(argv)
@@ -68,6 +71,12 @@ def main(argv: list[str] | None = None) -> int:
 
         manifest = rewriter.build(args)
         print(json.dumps({"out": str(args.out), "figures": manifest["figures"]}, indent=1))
+        return 0
+    if args.cmd == "calibrate":
+        setup_run()
+        from . import build as build_module
+
+        print(json.dumps({"out": str(args.out), "calibration": build_module.recalibrate(args)}, indent=1))
         return 0
     if args.dev is None:
         default_dev = (args.train.parent / "valid.jsonl" if args.train

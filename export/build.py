@@ -12,6 +12,7 @@ import json
 import random
 import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from edge_nlu.domain.schema import ADDED_INTENTS, ADDED_SLOTS
 from edge_nlu.model.evaluate import evaluate, read_records
 from edge_nlu.model.runner import NLUModel
 
+from .calibrate import calibrate
 from .common import (
     DATA,
     ROOT,
@@ -51,15 +53,32 @@ FILES = ("model.onnx", "tokenizer.json", "labels.json")
 """The shipped files the manifest lists (besides itself)."""
 
 
-def build(args: argparse.Namespace) -> dict[str, Any]:
-    """The home recipe (HWU64 with home context + generated requests), or a plain corpus with `--train`."""
-    t_start = time.time()
-    out: Path = args.out
-    work = prepare(out, args.threads, "edge-nlu-build-")
+@dataclass
+class Data:
+    """The build's examples, split, and where they came from (for the manifest)."""
+
+    base_path: Path
+    """The corpus (HWU64 train, or `--train`)."""
+    base: list[dict[str, Any]]
+    """Its examples (with context segments in the home recipe)."""
+    generated: int
+    """Generated home requests among `extra`."""
+    dropped: int
+    """Generated texts dropped as dev-set twins."""
+    ha_report: dict[str, Any] | None
+    """The HA template sample's report (export.ha_labels), None when not used."""
+    hold: list[dict[str, Any]]
+    """The holdout: never trained on; the student is measured and calibrated on it."""
+    train: list[dict[str, Any]]
+    """The training examples."""
+    rng: random.Random
+    """The build's random state after the data step (the rest of the build goes on drawing from it)."""
+
+
+def training_data(args: argparse.Namespace) -> Data:
+    """The examples and their split: the same for the same arguments (`export calibrate` relies on it)."""
     rng = random.Random(args.seed)
     q = args.quick
-
-    # 1. data ----------------------------------------------------------------------------------
     corpus: Path | None = args.train
     base_path = corpus or DATA / "hwu64" / "train.jsonl"
     base = read_jsonl(base_path)
@@ -92,7 +111,21 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     allx = base + gen
     rng.shuffle(allx)
     n_hold = max(50, len(allx) // 25)
-    hold, train = allx[:n_hold], allx[n_hold:]
+    return Data(base_path, base, n_generated, dropped, ha_report, allx[:n_hold], allx[n_hold:], rng)
+
+
+def build(args: argparse.Namespace) -> dict[str, Any]:
+    """The home recipe (HWU64 with home context + generated requests), or a plain corpus with `--train`."""
+    t_start = time.time()
+    out: Path = args.out
+    work = prepare(out, args.threads, "edge-nlu-build-")
+    q = args.quick
+
+    # 1. data ----------------------------------------------------------------------------------
+    data = training_data(args)
+    corpus, base_path, base, rng = args.train, data.base_path, data.base, data.rng
+    hold, train = data.hold, data.train
+    allx = hold + train
     intents = sorted({r["intent"] for r in allx})
     slot_types = sorted({s["type"] for r in allx for s in r["slots"]})
     tags = bio_labels(slot_types)
@@ -150,21 +183,27 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     sizes = {"fp32_bytes": int8.fp32_bytes, "int8_bytes": int8.int8_bytes}
     scheme = (f"the intents and slot types of {base_path.parent.name}/{base_path.name}" if corpus
               else "HWU64/SLURP scenario_action intents plus the project's home intents")
-    labels = {
+    labels: dict[str, Any] = {
         "scheme": scheme,
         "intents": [{"name": n, "description": ADDED_INTENTS.get(n, _describe(n))} for n in intents],
         "slot_types": [{"name": n, "description": ADDED_SLOTS.get(n, n.replace("_", " "))} for n in slot_types],
         "tags": tags,
     }
     write_json(out / "labels.json", labels, indent=1)
+    write_manifest(out, {"files": file_entries(out, FILES)}, indent=None)  # enough for NLUModel to load it
+    calibration = calibrate(out, hold)
+    log.info("calibration: %s", calibration)
+    labels["temperature"] = calibration["temperature"]
+    write_json(out / "labels.json", labels, indent=1)
     files = file_entries(out, FILES)
-    write_manifest(out, {"files": files}, indent=None)  # enough for NLUModel to load it for the figures
+    write_manifest(out, {"files": files}, indent=None)
     runtime = NLUModel(out)
     hold_records = [{"text": r["text"], "intent": r["intent"], "slots": r["slots"]} for r in hold if not r["context"]]
     figures: dict[str, Any] = {
         "teacher_holdout": teacher_hold,
         "student_holdout": student_hold,
         "int8_holdout_no_context": evaluate(runtime, hold_records),
+        "calibration": calibration,
         **sizes,
     }
     if args.dev and args.dev.exists():
@@ -205,10 +244,8 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
         "training_data": {
             f"{base_path.parent.name}/{base_path.name}": hash_file(base_path),
             "devices/profiles.yaml": hash_file(ROOT / "devices" / "profiles.yaml"),
-            "generated": {"count": n_generated, "seed": args.seed, "dropped_dev_twins": dropped},
-            "ha_templates": None if ha_report is None else {
-                "package": "home-assistant-intents", "pool": "train", "per_intent": ha_report["per_intent_asked"],
-                "seed": args.seed + 3, **{k: ha_report[k] for k in ("samples", "reproduced", "dropped_dev_twins")}},
+            "generated": {"count": data.generated, "seed": args.seed, "dropped_dev_twins": data.dropped},
+            "ha_templates": _ha_entry(args, data),
             f"{base_path.parent.name}_count": len(base),
             "context": corpus is None,
         },
@@ -218,6 +255,38 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     }
     write_manifest(out, manifest)
     return manifest
+
+
+def _ha_entry(args: argparse.Namespace, data: Data) -> dict[str, Any] | None:
+    """The manifest's record of the HA template sample."""
+    if data.ha_report is None:
+        return None
+    return {"package": "home-assistant-intents", "pool": "train", "per_intent": data.ha_report["per_intent_asked"],
+            "seed": args.seed + 3, **{k: data.ha_report[k] for k in ("samples", "reproduced", "dropped_dev_twins")}}
+
+
+def recalibrate(args: argparse.Namespace) -> dict[str, Any]:
+    """Fit the temperature of an already built model (`args.out`) on its build's holdout, re-derived from
+    the same arguments; refused when the manifest says the model was trained on other data."""
+    out: Path = args.out
+    manifest = json.loads((out / "manifest.json").read_text())
+    data = training_data(args)
+    trained = manifest.get("training_data", {})
+    want = {"generated": trained.get("generated", {}).get("count"), "seed": trained.get("generated", {}).get("seed"),
+            "ha_templates": (trained.get("ha_templates") or {}).get("samples")}
+    got = {"generated": data.generated, "seed": args.seed,
+           "ha_templates": data.ha_report["samples"] if data.ha_report else None}
+    if want != got or trained.get(f"{data.base_path.parent.name}_count") != len(data.base):
+        raise SystemExit(f"{out} was trained on other data ({want}) than these arguments give ({got}): "
+                         "its holdout cannot be re-derived")
+    calibration = calibrate(out, data.hold)
+    labels = json.loads((out / "labels.json").read_text())
+    labels["temperature"] = calibration["temperature"]
+    write_json(out / "labels.json", labels, indent=1)
+    manifest["files"] = file_entries(out, FILES)
+    manifest.setdefault("figures", {})["calibration"] = calibration
+    write_manifest(out, manifest)
+    return calibration
 
 
 def _teacher_key(args: argparse.Namespace, base_path: Path, train: list[dict[str, Any]], intents: list[str],

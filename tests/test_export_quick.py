@@ -125,3 +125,53 @@ def test_build_refuses_a_missing_corpus(tmp_path: Path) -> None:
         cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 2 and "no such file" in proc.stderr
+
+
+def test_build_ships_a_temperature_fitted_on_its_holdout(quick_model: Path) -> None:
+    calibration = verify(quick_model)["figures"]["calibration"]
+    labels = json.loads((quick_model / "labels.json").read_text())
+    assert labels["temperature"] == calibration["temperature"] > 0
+    assert calibration["fitted_on"] == "build holdout" and calibration["n"] > 0
+    assert calibration["holdout_nll_after"] <= calibration["holdout_nll_before"]  # 1.0 is a candidate
+    assert NLUModel(quick_model).labels.temperature == labels["temperature"]
+
+
+def test_build_trains_on_home_assistant_templates(quick_model: Path) -> None:
+    ha = verify(quick_model)["training_data"]["ha_templates"]
+    assert ha["package"] == "home-assistant-intents" and ha["pool"] == "train"
+    assert ha["samples"] > 0 and 0 <= ha["reproduced"] <= ha["samples"]
+    names = {i["name"] for i in json.loads((quick_model / "labels.json").read_text())["intents"]}
+    assert {"timer_control", "broadcast"} <= names
+
+
+def test_calibrate_command_refits_the_same_temperature_from_the_build_arguments(quick_model: Path,
+                                                                               tmp_path: Path) -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from export.common import file_entries
+    from tests.conftest import ROOT
+
+    copy = tmp_path / "m"
+    shutil.copytree(quick_model, copy)
+    labels = json.loads((copy / "labels.json").read_text())
+    labels["temperature"] = 5.0
+    (copy / "labels.json").write_text(json.dumps(labels))
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["files"] = file_entries(copy, list(manifest["files"]))
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    proc = subprocess.run([sys.executable, "-m", "export", "calibrate", "--quick", "--out", str(copy)], cwd=ROOT,
+                          capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads((copy / "labels.json").read_text())["temperature"] == labels_t(quick_model)
+    verify(copy)  # the manifest lists the rewritten labels.json
+    wrong = subprocess.run([sys.executable, "-m", "export", "calibrate", "--quick", "--seed", "99",
+                            "--out", str(copy)], cwd=ROOT, capture_output=True, text=True,
+                           env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=600)
+    assert wrong.returncode != 0 and "trained on other data" in wrong.stderr
+
+
+def labels_t(model: Path) -> float:
+    return float(json.loads((model / "labels.json").read_text())["temperature"])

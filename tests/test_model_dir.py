@@ -61,3 +61,34 @@ def test_labels_describe_every_intent() -> None:
     labels = json.loads((SHIPPED / "labels.json").read_text())
     assert all(i["description"] for i in labels["intents"])
     assert labels["tags"][0] == "O"
+
+
+def _with_temperature(model_copy: Path, t: object) -> None:
+    """labels.json with a temperature, and the manifest's hash of it updated (a rebuilt model, not an altered one)."""
+    from export.common import file_entries
+
+    labels = json.loads((model_copy / "labels.json").read_text())
+    labels["temperature"] = t
+    (model_copy / "labels.json").write_text(json.dumps(labels))
+    manifest = json.loads((model_copy / "manifest.json").read_text())
+    manifest["files"] = file_entries(model_copy, list(manifest["files"]))
+    (model_copy / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_a_temperature_softens_the_confidence_but_never_the_ranking(model_copy: Path) -> None:
+    _with_temperature(model_copy, 1.0)
+    plain = NLUModel(model_copy).predict("turn off the kitchen lights")
+    _with_temperature(model_copy, 3.0)
+    warm = NLUModel(model_copy).predict("turn off the kitchen lights")
+    assert warm.intent == plain.intent
+    assert [a.intent for a in warm.alternatives] == [a.intent for a in plain.alternatives]
+    assert warm.confidence < plain.confidence
+
+
+@pytest.mark.parametrize("t", [0, -1.0, "1.2", True, 1000])
+def test_a_bad_temperature_is_refused(model_copy: Path, t: object) -> None:
+    _with_temperature(model_copy, t)
+    with pytest.raises(ModelError) as ei:
+        NLUModel(model_copy)
+    assert ei.value.code == "model_corrupt"
+    assert "temperature" in ei.value.message

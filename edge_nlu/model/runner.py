@@ -63,10 +63,16 @@ class Labels:
     """Intent labels, by output index."""
     tags: tuple[str, ...]
     """BIO tags, by output index."""
+    temperature: float = 1.0
+    """Intent logits are divided by it before the softmax, so that the confidence is calibrated (the
+    build fits it on its holdout; 1.0 for a model built without it). It never changes the ranking."""
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Labels:
-        return cls(intents=tuple(i["name"] for i in d["intents"]), tags=tuple(d["tags"]))
+        t = d.get("temperature", 1.0)
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.05 <= t <= 20:
+            raise ValueError(f"labels.json temperature must be a number in [0.05, 20], not {t!r}")
+        return cls(intents=tuple(i["name"] for i in d["intents"]), tags=tuple(d["tags"]), temperature=float(t))
 
 
 class NLUModel:
@@ -123,7 +129,7 @@ class NLUModel:
 
     def decode(self, text: str, enc: Encoding, outputs: list[Any]) -> NLU:
         """Logits -> intent with its probability, and slot spans over `text`."""
-        p = _softmax(outputs[0][0])
+        p = _softmax(outputs[0][0] / self.labels.temperature)
         ranked = [int(i) for i in np.argsort(-p, kind="stable")[: 1 + ALTERNATIVES]]
         best = ranked[0]
         tags = self._tags(outputs[1][0], enc.offsets, enc.type_ids, enc.special_tokens_mask)
