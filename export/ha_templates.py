@@ -544,7 +544,16 @@ def match_targets(home: Home, intent: str, slots: Mapping[str, Any]) -> tuple[st
     if intent in ("HassMediaPause", "HassMediaUnpause", "HassMediaNext", "HassMediaPrevious") \
             and "name" not in slots and len(cands) > 1:
         return None  # HA picks the player by its state
+    if intent == "HassMediaSearchAndPlay" and len(cands) > 1:
+        return None  # HA's handler wants exactly one player: with several, the choice is the runtime's
+    if intent == "HassSetVolume" and "name" not in slots and len(cands) > 1:
+        playing = [e for e in cands if e.state == "playing"]
+        return tuple(sorted(e.id for e in playing)) if playing else None  # HA sets the ones playing
     return tuple(sorted(e.id for e in cands))
+
+
+_SHOPPING = {"HassShoppingListAddItem": "HassListAddItem", "HassShoppingListCompleteItem": "HassListCompleteItem"}
+"""HA's shopping-list intents and the to-do list intents that win when the words name a to-do list."""
 
 
 class _Sampler:
@@ -684,6 +693,15 @@ class _Sampler:
             slots.setdefault(k, v)
         if sat_slot:
             slots.setdefault("area", sat_area.name)
+        if intent_name in _SHOPPING and re.search(r"\bshopping list\b", text) and any(
+                e.domain == "todo" and norm(e.name) == "shopping list" for e in home.entities):
+            # HA's matcher prefers the reading that names an entity (recognize_best, best_slot_name="name"):
+            # the words name the to-do list called "shopping list"
+            intent_name = _SHOPPING[intent_name]
+            slots = {"item": slots["item"], "name": "shopping list"} if "item" in slots else slots
+            m = re.search(r"\bshopping list\b", text)
+            if m is not None:
+                spans = sorted([*spans, Span("name", m.start(), m.end(), m.group(0))], key=lambda s: s.start)
         targets = match_targets(home, intent_name, slots)
         if intent_name in ENTITY_INTENTS and targets == ():
             return None

@@ -4,9 +4,11 @@ HA has two pairs of intents. HassListAddItem / HassListCompleteItem act on a `to
 the list's name ("add bread to the weekend plans", slots `item` and `name`); HassShoppingListAddItem /
 HassShoppingListCompleteItem act on the shopping list when no named list is meant ("add bread to my
 list", slot `item` only). HA's matcher prefers the reading that names an entity, so a list name the
-model marks (`list_name`) that is one of the home's to-do lists means that list; an unmarked "the
-list" or "my shopping list" is the shopping list. A named list the home lacks keeps its name for
-HassListAddItem (HA answers that there is no such list), unless it only says shopping or groceries.
+default agent prefers the reading that names an entity (hassil's recognize_best, best_slot_name "name"),
+so a list the words name that is one of the home's to-do lists means that list, "my shopping list"
+included where the home has a to-do list called so; "the list", "my list", or a shopping or grocery
+list the home lacks is the shopping list. Another named list the home lacks keeps its name for
+HassListAddItem (HA answers that there is no such list).
 """
 
 from __future__ import annotations
@@ -45,10 +47,8 @@ def list_action(req: Request) -> Action | None:
     marked = req.slot("list_name")
     phrase = _key(marked) if marked else _key(said.group("list")) if said else ""
     todo = _todo(req, phrase)
-    generic = not phrase or (phrase == "shopping" and not marked)
-    if generic or todo is None and set(phrase.split()) <= _SHOPPING:
-        # "my list", an unmarked "my shopping list" (HA's shopping list sentence), a grocery list the
-        # home does not have: the shopping list
+    if not phrase or todo is None and set(phrase.split()) <= _SHOPPING:
+        # "my list", a shopping or grocery list the home does not have: the shopping list
         return Action("HassShoppingListAddItem" if adding else "HassShoppingListCompleteItem", slots)
     named = "HassListAddItem" if adding else "HassListCompleteItem"
     if todo is not None:
