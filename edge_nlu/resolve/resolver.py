@@ -349,12 +349,13 @@ def _sensor_of(req: Request, appliance: Entity) -> Entity | None:
 
 def _temperature(req: Request, here_wins: bool) -> Action:
     """Rule 4: an appliance that is on, else the room's climate, else its sensor."""
+    said = {"area": req.area.name} if req.area is not None else {}  # 'the co2 in the office', as _targets
     for e in req.entities:
         if e.domain == "climate":
-            return Action("HassClimateGetTemperature", {"name": e.name}, (e.id,))
+            return Action("HassClimateGetTemperature", {"name": e.name, **said}, (e.id,))
         sensor = e if e.domain == "sensor" else _sensor_of(req, e)
         if sensor is not None:
-            return Action("HassGetState", {"name": sensor.name}, (sensor.id,))
+            return Action("HassGetState", {"name": sensor.name, **said}, (sensor.id,))
     if req.floor is not None and req.area is None:
         # "how warm is it upstairs": the climate devices of that floor, not the satellite's room
         on_floor = {a.id for a in req.home.areas if a.floor == req.floor.id}
