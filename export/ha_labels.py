@@ -59,6 +59,7 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
     "HassUnpauseTimer": ("timer_control",),
     "HassTimerStatus": ("timer_control",),
     "HassNevermind": ("general_commandstop",),
+    "HassRespond": ("general_quirky",),
     "HassBroadcast": ("broadcast",),
     "HassGetCurrentTime": ("datetime_query",),
     "HassGetCurrentDate": ("datetime_query",),

@@ -110,3 +110,12 @@ def test_no_item_is_no_list_action() -> None:
     # creating or deleting a whole list: HA has no intent for it
     assert act("delete my camping list", "lists_remove", list_name="camping list") is None
     assert act("make a new list", "lists_createoradd") is None
+
+
+def test_the_words_after_the_item_name_the_list_whatever_the_model_marked() -> None:
+    # the model marked part of the item as the list: the words after it still say which list
+    assert act("check off book the vet on camping list", "lists_remove", item="book the vet",
+               list_name="vet") == Action("HassListCompleteItem", {"item": "book the vet", "name": "Camping list"},
+                                          ("todo.camping",))
+    assert act("delete book the vet from my list", "lists_remove", item="book the vet", list_name="the vet") == Action(
+        "HassShoppingListCompleteItem", {"item": "book the vet"})

@@ -24,6 +24,7 @@ from edge_nlu.resolve.lights import light_values
 from edge_nlu.resolve.lists import LIST_INTENTS, list_action
 from edge_nlu.resolve.match import Request, understand
 from edge_nlu.resolve.media import music_settings_intent, play, players, transport
+from edge_nlu.resolve.respond import about_assistant
 from edge_nlu.resolve.simple import not_about_devices
 from edge_nlu.resolve.state_query import ask, stated
 from edge_nlu.resolve.timers import timer_action
@@ -70,6 +71,9 @@ def resolve(nlu: NLU, text: str, home: Home, ctx: RequestContext,
     outright = timer_action(req) or broadcast_action(req)
     if outright is not None:
         return outright, None
+    about_me = about_assistant(req)
+    if about_me is not None:
+        return about_me
     if nlu.intent in LIST_INTENTS:
         return list_action(req), None
     if HA_INTENT.get(nlu.intent) is None:
