@@ -28,6 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from edge_nlu.domain.result import DEFAULT_MIN_CONFIDENCE  # noqa: E402
 from edge_nlu.domain.schema import HA_INTENT  # noqa: E402
 from edge_nlu.model.evaluate import read_records  # noqa: E402
 from edge_nlu.model.runner import NLUModel  # noqa: E402
@@ -51,7 +52,8 @@ def _asks(intent: str) -> bool:
 
 def out_of_home(records: list[dict[str, Any]], model_dir: Path) -> dict[str, Any]:
     """Requests whose gold intent has no Home Assistant mapping, parsed on the demo home: the ones that
-    would change something in it."""
+    would change something in it, and among them the ones the service would carry out (confident enough
+    to be answered as an intent, not intentNotRecognized)."""
     nlu = load(model=model_dir, home=devices_dir() / "homes" / "demo.yaml")
     outside = [r for r in records if r["intent"] not in HA_INTENT]
     acted = []
@@ -60,9 +62,13 @@ def out_of_home(records: list[dict[str, Any]], model_dir: Path) -> dict[str, Any
         action = res.action
         if action is not None and action.intent and action.targets and not _asks(action.intent):
             acted.append({"text": r["text"], "gold": r["intent"], "action": action.intent,
-                          "targets": list(action.targets)})
+                          "targets": list(action.targets), "confidence": round(res.confidence, 3),
+                          "carried_out": res.recognized(DEFAULT_MIN_CONFIDENCE)})
+    carried = [a for a in acted if a["carried_out"]]
     return {"requests": len(outside), "became_home_actions": len(acted),
-            "rate": round(len(acted) / max(1, len(outside)), 4), "examples": acted[:10]}
+            "rate": round(len(acted) / max(1, len(outside)), 4),
+            "carried_out": len(carried), "carried_out_rate": round(len(carried) / max(1, len(outside)), 4),
+            "min_confidence": DEFAULT_MIN_CONFIDENCE, "examples": acted[:10]}
 
 
 def run(data: Path, model_dir: Path, seed: int) -> dict[str, Any]:
@@ -111,9 +117,10 @@ def main() -> int:
           f"{c['mean_confidence']:.4f}  gap {c['gap']:+.4f}  (T per fold {c['fold_temperatures']})")
     print(f"temperature fitted on all: {report['temperature_on_all']}")
     print(f"out-of-home requests that became home actions: {o['became_home_actions']}/{o['requests']} "
-          f"({100 * o['rate']:.2f} %)")
+          f"({100 * o['rate']:.2f} %); carried out (confidence >= {o['min_confidence']}): "
+          f"{o['carried_out']}/{o['requests']} ({100 * o['carried_out_rate']:.2f} %)")
     for e in o["examples"]:
-        print(f"  {e['text']!r} ({e['gold']}) -> {e['action']} {e['targets']}")
+        print(f"  {e['text']!r} ({e['gold']}) -> {e['action']} {e['targets']} confidence {e['confidence']}")
     return 0
 
 

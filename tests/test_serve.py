@@ -169,7 +169,7 @@ def test_state_change_between_identical_queries_changes_the_answer(service: Serv
     set_oven(service, ready, "on", wait=False)
     _, _, after = ready.query("is the oven on")  # no sleep: a query waits for state that arrived before it
     set_oven(service, ready, "off")
-    assert before["response"] == "The oven is off." and after["response"] == "The oven is on."
+    assert before["response"] == "No, the oven is off." and after["response"] == "Yes, the oven is on."
 
 
 def test_queries_are_not_lost_while_state_pours_in(service: Service, ready: Probe) -> None:
@@ -250,7 +250,7 @@ def test_broker_restart_reconnects_and_rebuilds_from_retained(
     try:
         p = listen(Probe(broker))
         wait_ready(p)
-        assert p.query("is the oven on")[2]["response"] == "The oven is off."
+        assert p.query("is the oven on")[2]["response"] == "No, the oven is off."
         retained_before = svc.counters()["retained"]
         assert retained_before >= 1
         p.close()
@@ -263,7 +263,7 @@ def test_broker_restart_reconnects_and_rebuilds_from_retained(
         assert svc.counters()["connects"] == 2
         p = listen(Probe(broker))
         wait_ready(p)
-        assert p.query("is the oven on")[2]["response"] == "The oven is on."
+        assert p.query("is the oven on")[2]["response"] == "Yes, the oven is on."
         assert svc.counters()["retained"] > retained_before  # it came as a retained message on resubscribe
         assert retained_status(broker) == "online"  # status republished on the new broker
         p.close()
