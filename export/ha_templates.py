@@ -693,15 +693,14 @@ class _Sampler:
             slots.setdefault(k, v)
         if sat_slot:
             slots.setdefault("area", sat_area.name)
-        if intent_name in _SHOPPING and re.search(r"\bshopping list\b", text) and any(
+        shop = re.search(r"\bshopping list\b", text)
+        if intent_name in _SHOPPING and shop is not None and any(
                 e.domain == "todo" and norm(e.name) == "shopping list" for e in home.entities):
             # HA's matcher prefers the reading that names an entity (recognize_best, best_slot_name="name"):
             # the words name the to-do list called "shopping list"
             intent_name = _SHOPPING[intent_name]
             slots = {"item": slots["item"], "name": "shopping list"} if "item" in slots else slots
-            m = re.search(r"\bshopping list\b", text)
-            if m is not None:
-                spans = sorted([*spans, Span("name", m.start(), m.end(), m.group(0))], key=lambda s: s.start)
+            spans = sorted([*spans, Span("name", shop.start(), shop.end(), shop.group(0))], key=lambda s: s.start)
         targets = match_targets(home, intent_name, slots)
         if intent_name in ENTITY_INTENTS and targets == ():
             return None

@@ -119,3 +119,9 @@ def test_the_words_after_the_item_name_the_list_whatever_the_model_marked() -> N
                                           ("todo.camping",))
     assert act("delete book the vet from my list", "lists_remove", item="book the vet", list_name="the vet") == Action(
         "HassShoppingListCompleteItem", {"item": "book the vet"})
+
+
+def test_a_marked_item_outside_the_words_between_verb_and_list_gives_way() -> None:
+    # the model marked the verb as the item: HA's wildcard is the words between the verb and the list
+    assert act("tick bin bags off my list", "lists_remove", item="tick") == Action(
+        "HassShoppingListCompleteItem", {"item": "bin bags"})

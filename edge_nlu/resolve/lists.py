@@ -39,8 +39,8 @@ def list_action(req: Request) -> Action | None:
     said = (_ADD if adding else _DONE).match(req.t)
     item = req.slot("item")
     between = said.group("item") if said else ""
-    if between and (not item or (norm(item) != between and f" {norm(item)} " in f" {between} ")):
-        item = between  # HA reads the item as every word between the verb and the list
+    if between and (not item or norm(item) != between):
+        item = between  # HA reads the item as every word between the verb and the list, whatever the model marked
     if not item or not item.strip():
         return None
     slots = {"item": item.strip()}

@@ -51,6 +51,9 @@ _LEAD_LAST = {lead.split()[-1] for lead in _LEAD_RE}
 """The last word of a play verb ('play', 'on' of 'put on', 'to' of 'listen to')."""
 _CLASS_WORD_SET = {w for _, ws in _CLASS_WORDS for w in ws if " " not in w}
 
+_TITLE_ENDS = {"on", "in", "please", "for", "from", "now", "at", "via", "using", "through", "with"}
+"""Words after which a title said after the play verb does not go on ('... on the kitchen speaker')."""
+
 _BY_ARTIST_RE = re.compile(r"\b(?:anything|something|songs|music|stuff|tracks) by (.+)$")
 """'anything by little simz': the artist is every word after 'by' (up to a device or room name)."""
 
@@ -165,7 +168,7 @@ def _title(req: Request) -> str | None:
         if artist and (not value or norm(value) in artist):
             return artist
     if value:
-        return _with_article(req, value.strip())
+        return _with_article(req, _whole_title(req, value.strip()))
     t = req.t
     for lead in sorted(_LEAD_RE, key=len, reverse=True):
         if t.startswith(lead + " "):
@@ -178,6 +181,25 @@ def _title(req: Request) -> str | None:
     if cut >= 0:
         t = t[:cut]
     return _trim(t.split()) or None
+
+
+def _whole_title(req: Request, value: str) -> str:
+    """A title the model cut short ('absolute' of 'absolute 80s radio', 'gavin and' of 'gavin and stacey')
+    runs on to the next class word, preposition, filler or device/room name, as HA's wildcard takes
+    every word of it."""
+    t = req.t
+    rest = req.rest if len(req.rest) == len(t) else t
+    at = f" {t} ".find(f" {norm(value)} ")
+    if at < 0:
+        return value
+    end = at + len(norm(value))
+    extra: list[str] = []
+    for m in re.finditer(r"\S+", t[end:]):
+        word, start = m.group(0), end + m.start()
+        if word in _TITLE_ENDS or word in _CLASS_WORD_SET or rest[start:start + len(word)] != word:
+            break
+        extra.append(word)
+    return " ".join([value, *extra])
 
 
 def _trim(words: list[str]) -> str:

@@ -24,6 +24,7 @@ from edge_nlu.resolve.lights import light_values
 from edge_nlu.resolve.lists import LIST_INTENTS, list_action
 from edge_nlu.resolve.match import Request, understand
 from edge_nlu.resolve.media import music_settings_intent, play, players, transport
+from edge_nlu.resolve.named import named_command
 from edge_nlu.resolve.respond import about_assistant
 from edge_nlu.resolve.simple import not_about_devices
 from edge_nlu.resolve.state_query import ask, stated
@@ -74,10 +75,13 @@ def resolve(nlu: NLU, text: str, home: Home, ctx: RequestContext,
     about_me = about_assistant(req)
     if about_me is not None:
         return about_me
+    by_name = named_command(req, HA_INTENT.get(nlu.intent))
+    if by_name is not None:
+        return by_name, None
     if nlu.intent in LIST_INTENTS:
         return list_action(req), None
     if HA_INTENT.get(nlu.intent) is None:
-        return None, None
+        return _asked_anyway(req)
     ha = HA_INTENT[nlu.intent]
     remaining = _remaining_time(req)
     if remaining is not None:
@@ -99,6 +103,24 @@ def resolve(nlu: NLU, text: str, home: Home, ctx: RequestContext,
     if action is None:
         action = _dispatch(req, _device_intent(req, ha))
     return _spoken(req, action)
+
+
+_QUESTION = re.compile(r"^(?:is|are|was|were|do|does|did|has|have|which|what|how many|who|where)\b")
+"""How a question begins (the model's misreading is only overruled for questions)."""
+
+
+def _asked_anyway(req: Request) -> tuple[Action | None, str | None]:
+    """A question the model read as something outside the home that HA's matcher still takes: time left
+    ('how long is left?'), or a state question naming a room, floor or device of this home ('is there a
+    leak in the utility room'). Questions only: nothing in the home changes on a misreading."""
+    remaining = _remaining_time(req)
+    if remaining is not None:
+        return remaining, _answer(req, remaining)
+    if (req.area is not None or req.floor is not None or req.entities) and _QUESTION.match(req.t):
+        asked = ask(req, "HassGetState")
+        if asked is not None:
+            return asked
+    return None, None
 
 
 def _spoken(req: Request, action: Action) -> tuple[Action, str | None]:
