@@ -19,8 +19,9 @@ import logging
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,7 @@ from edge_nlu.service.hermes import (
 )
 from edge_nlu.service.mqtt import MqttLink
 from edge_nlu.service.routes import TopicRoutes
+from edge_nlu.service.timers import BadTimerAction, TimerBook, done_text, instant
 
 if TYPE_CHECKING:  # imported when learning is configured (the engine's numeric stack is not needed otherwise)
     from edge_nlu.service.learning import LearningBridge
@@ -96,6 +98,7 @@ class Service:
         self.adapters: list[Adapter] = adapters if adapters is not None else build_adapters(settings)
         self._routes = TopicRoutes(a.subscriptions() for a in self.adapters)
         self.history = SessionHistory(lim.history_turns, lim.max_sessions, lim.session_ttl_s)
+        self.timers = TimerBook()
         t = settings.topics
         self.query_topic = f"{t.hermes}/nlu/query"
         self.session_ended_topic = f"{t.hermes}/dialogueManager/sessionEnded"
@@ -135,7 +138,8 @@ class Service:
     def start(self) -> None:
         loops: list[tuple[str, Callable[[], object]]] = [
             ("edge-nlu-ingest", self._ingest_loop), ("edge-nlu-query", self._query_loop),
-            ("edge-nlu-stats", self._stats_loop), ("edge-nlu-census", self._census)]
+            ("edge-nlu-stats", self._stats_loop), ("edge-nlu-census", self._census),
+            ("edge-nlu-timers", self._timer_loop)]
         if self.learning is not None:
             loops.append(("edge-nlu-learn", self._learn_loop))
         for name, target in loops:
@@ -378,6 +382,7 @@ class Service:
                 result = self.nlu.parse_result(q.input, ctx, q.id, home=home)
         else:
             result = self.nlu.parse_result(q.input, ctx, q.id, home=home)
+        result = self._keep_timers(q, result)
         self.history.record(q.site_id, q.session_id, next_turn(result), now)
         self._publish_answer(q, result)
         self._count("answered")
@@ -417,6 +422,42 @@ class Service:
                 learning.tick()
             except Exception:
                 self._learning_failed("reload or learning run")
+
+    def _keep_timers(self, q: HermesQuery, result: Result) -> Result:
+        """A timer intent the satellite is answered with is carried out in its timer book, and the book's
+        answer spoken; a bad one is logged and answered as parsed."""
+        action = result.action
+        if action is None or not action.intent or not result.recognized(self.settings.min_confidence) \
+                or (q.intent_filter is not None and action.intent not in q.intent_filter):
+            return result
+        try:
+            said = self.timers.apply(q.site_id, action, instant(q.time, time.time()))
+        except BadTimerAction as exc:
+            log.info("site %s: %s not carried out: %s", q.site_id, action.intent, exc)
+            return result
+        except Exception:  # a fault in the book must not cost the answer
+            self._count("errors")
+            log.exception("site %s: %s not carried out", q.site_id, action.intent)
+            return result
+        return result if said is None else replace(result, response=said)
+
+    def _timer_loop(self) -> None:
+        """About once a second: say that a timer ended on its satellite (`<hermes>/tts/say`), or run its
+        command as that satellite's query (`<hermes>/nlu/query`, answered by this service)."""
+        hermes = self.settings.topics.hermes
+        while not self._stop.wait(1.0):
+            try:
+                for site, timer in self.timers.due(time.time()):
+                    if timer.conversation_command:
+                        self.link.publish(f"{hermes}/nlu/query", {
+                            "input": timer.conversation_command, "siteId": site, "id": uuid.uuid4().hex,
+                            "sessionId": None})
+                    else:
+                        self.link.publish(f"{hermes}/tts/say", {
+                            "text": done_text(timer), "siteId": site, "id": uuid.uuid4().hex})
+            except Exception:
+                self._count("errors")
+                log.exception("error ending a timer")
 
     def _publish_answer(self, q: HermesQuery, result: Result) -> None:
         for topic, data in self.codec.answer(q, result):
