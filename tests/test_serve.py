@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from edge_nlu.domain.home import Home
 from edge_nlu.domain.live_home import EntityUpdate
+from edge_nlu.domain.result import Action
 from edge_nlu.pipeline import EdgeNLU
 from edge_nlu.service.app import Service
 from edge_nlu.service.config import ServeSettings
@@ -391,3 +392,42 @@ def test_discovery_flood_ingest_stays_linear(nlu: EdgeNLU, broker: Mosquitto, ho
     assert len(subscribed) == 3 * 300 + 3 * 3000 and len(set(subscribed)) == len(subscribed)
     assert svc.counters()["adapter_errors"] == 0 and svc.counters()["ignored"] == 0
     assert big / small < 40, (small, big)
+
+
+def test_a_timer_started_by_voice_is_said_done_on_its_satellite(service: Service, ready: Probe) -> None:
+    ready.subscribe("hermes/tts/say")
+    _, _, result = ready.query("set a timer for 1 second", site="lounge")
+    assert result["action"]["intent"] == "HassStartTimer" and result["response"] == "Timer started for 1 second."
+
+    def said() -> dict[str, Any] | None:
+        with ready.cond:
+            for m in ready.messages:
+                if m.topic == "hermes/tts/say":
+                    return dict(json.loads(m.payload))
+        return None
+
+    done = until(said, "the timer's end said on hermes/tts/say")
+    assert done["siteId"] == "lounge" and done["text"] == "Your 1 second timer is done." and done["id"]
+    assert service.timers.timers("lounge") == ()
+
+
+def test_a_timer_with_a_command_runs_it_as_its_satellites_query(service: Service, ready: Probe) -> None:
+    ready.subscribe("hermes/nlu/query")
+    service.timers.apply("lounge", Action("HassStartTimer", {"seconds": 1, "conversation_command": "turn on the oven"}),
+                         time.time())
+
+    def ran() -> dict[str, Any] | None:
+        with ready.cond:
+            for m in ready.messages:
+                data = json.loads(m.payload) if m.topic == "hermes/intent/HassTurnOn" else None
+                if data is not None and data["siteId"] == "lounge":
+                    return dict(data)
+        return None
+
+    ran_at = until(ran, "the timer's command answered as the lounge's query")
+    assert ran_at["input"] == "turn on the oven"
+    with ready.cond:
+        asked = [json.loads(m.payload) for m in ready.messages if m.topic == "hermes/nlu/query"]
+        said = [m for m in ready.messages if m.topic == "hermes/tts/say"]
+    assert any(q["input"] == "turn on the oven" and q["siteId"] == "lounge" for q in asked)
+    assert not said  # a timer with a command runs it instead of saying it is done
