@@ -185,3 +185,12 @@ def test_a_site_holds_a_bounded_number_of_timers() -> None:
 def test_spoken_durations() -> None:
     assert spoken(1) == "1 second" and spoken(3600) == "1 hour" and spoken(0) == "0 seconds"
     assert spoken(3661) == "1 hour, 1 minute and 1 second"
+
+
+def test_a_query_with_its_own_time_rings_on_the_host_clock_after_its_duration(book: TimerBook) -> None:
+    # a replayed query says 2027 while the host says otherwise: the timer still rings 60 host seconds later
+    request, host = 1_800_000_000.0, 1_700_000_000.0
+    book.apply("den", act("HassStartTimer", minutes=1), request, host)
+    assert book.due(host + 59) == []
+    assert book.timers("den")[0].left(request + 30) == 30  # status in the request's own clock
+    assert [site for site, _ in book.due(host + 60)] == ["den"]

@@ -431,7 +431,8 @@ class Service:
                 or (q.intent_filter is not None and action.intent not in q.intent_filter):
             return result
         try:
-            said = self.timers.apply(q.site_id, action, instant(q.time, time.time()))
+            host = time.time()
+            said = self.timers.apply(q.site_id, action, instant(q.time, host), host)
         except BadTimerAction as exc:
             log.info("site %s: %s not carried out: %s", q.site_id, action.intent, exc)
             return result

@@ -59,6 +59,9 @@ class Timer:
     """Seconds left while paused; None while running."""
     conversation_command: str | None = None
     """Command to run when it ends ('turn off the lights') instead of saying it is done."""
+    offset: float = 0.0
+    """The request's clock minus the host's when it started: it rings on the host clock at
+    start + seconds - offset, so a query carrying its own time (a replay) never rings it early or late."""
 
     def left(self, now: float) -> float:
         """Seconds left at `now`."""
@@ -86,8 +89,9 @@ class TimerBook:
         with self._lock:
             return tuple(self._sites.get(site, ()))
 
-    def apply(self, site: str, action: Action, now: float) -> str | None:
-        """Carry out `action` for `site` at `now`; the spoken answer, or None when it is not a timer intent.
+    def apply(self, site: str, action: Action, now: float, host_now: float | None = None) -> str | None:
+        """Carry out `action` for `site` at `now` (the request's time; `host_now`: the host clock then, what
+        `due` is called with); the spoken answer, or None when it is not a timer intent.
         Raises BadTimerAction for an action that cannot be carried out (nothing is changed then)."""
         intent = action.intent
         if intent not in TIMER_INTENTS:
@@ -97,7 +101,7 @@ class TimerBook:
             timers = self._sites.setdefault(site, [])
             try:
                 if intent == "HassStartTimer":
-                    return self._start(timers, slots, now)
+                    return self._start(timers, slots, now, now - (now if host_now is None else host_now))
                 if intent == "HassCancelAllTimers":
                     return _cancel_all(timers, slots)
                 if intent == "HassTimerStatus":
@@ -108,11 +112,12 @@ class TimerBook:
                     del self._sites[site]
 
     def due(self, now: float) -> list[tuple[str, Timer]]:
-        """Running timers that have ended by `now`, as (site, timer), soonest first; they leave the book."""
+        """Running timers that have ended by `now` (the host clock), as (site, timer), soonest first; they
+        leave the book."""
         out: list[tuple[str, Timer]] = []
         with self._lock:
             for site, timers in list(self._sites.items()):
-                done = [t for t in timers if t.paused_left is None and t.left(now) <= 0]
+                done = [t for t in timers if t.paused_left is None and t.left(now + t.offset) <= 0]
                 if not done:
                     continue
                 out.extend((site, t) for t in done)
@@ -121,10 +126,10 @@ class TimerBook:
                     self._sites[site] = kept
                 else:
                     del self._sites[site]
-        out.sort(key=lambda st: st[1].start + st[1].seconds)
+        out.sort(key=lambda st: st[1].start + st[1].seconds - st[1].offset)
         return out
 
-    def _start(self, timers: list[Timer], slots: dict[str, Any], now: float) -> str:
+    def _start(self, timers: list[Timer], slots: dict[str, Any], now: float, offset: float) -> str:
         seconds = _seconds(slots, "")
         if seconds is None or seconds <= 0:
             raise BadTimerAction("a new timer needs a duration")
@@ -133,7 +138,7 @@ class TimerBook:
         name, area, command = (_text(slots, k) for k in ("name", "area", "conversation_command"))
         self._seq += 1
         timers.append(Timer(id=uuid.uuid4().hex, seq=self._seq, name=name, area=area, started_with=seconds,
-                            seconds=seconds, start=now, conversation_command=command))
+                            seconds=seconds, start=now, conversation_command=command, offset=offset))
         if command:
             return f"I will {command} in {spoken(seconds)}."
         return f"{_cap(name + ' timer') if name else 'Timer'} started for {spoken(seconds)}."
