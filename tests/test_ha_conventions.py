@@ -275,3 +275,17 @@ def test_a_title_cut_short_runs_on_to_the_class_word_or_the_place(home: Home, te
                                                                   span: tuple[str, str], query: str) -> None:
     # HA's search_query is a wildcard: every word of the title, not the part the model marked
     assert run(home, text, intent, span).slots["search_query"] == query
+
+
+@pytest.mark.parametrize(("text", "ha"), [
+    ("next one", "HassMediaNext"), ("skip this", "HassMediaNext"), ("next track please", "HassMediaNext"),
+    ("previous song", "HassMediaPrevious"), ("go back one", "HassMediaPrevious")])
+def test_a_bare_skip_is_a_skip_whatever_the_model_read(home: Home, text: str, ha: str) -> None:
+    action = run(home, text, "play_podcasts", area="Kitchen", playing=("media_player.kitchen_radio",))
+    check(action, ha, ["media_player.kitchen_radio"])
+
+
+def test_a_skip_inside_a_longer_request_is_left_to_the_model(home: Home) -> None:
+    action = run(home, "play the next episode of the archers", "play_podcasts", ("podcast_name", "the archers"),
+                 area="Kitchen")
+    assert action.intent == "HassMediaSearchAndPlay"

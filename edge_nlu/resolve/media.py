@@ -95,6 +95,23 @@ def _area_slot(req: Request, targets: list[Entity]) -> dict[str, Any]:
     return {}
 
 
+_SKIP = re.compile(r"^(?:please )?(?:(?:play )?(?:the )?next|skip)(?: (?:one|it|this|this one|song|track|episode|item|"
+                   r"song please|track please))?(?: please)?$")
+_BACK = re.compile(r"^(?:please )?(?:(?:play )?(?:the )?previous|go back)(?: (?:one|song|track|episode|item))?"
+                   r"(?: please)?$")
+
+
+def transport_phrase(req: Request) -> str | None:
+    """HassMediaNext/Previous for a request that is nothing but a skip ('next one', 'skip this', 'previous
+    track'): HA's matcher takes these from the words, and a model easily reads a bare 'next one' as play."""
+    t = req.t.strip(" .!?")
+    if _SKIP.match(t):
+        return "HassMediaNext"
+    if _BACK.match(t):
+        return "HassMediaPrevious"
+    return None
+
+
 def transport(req: Request, ha: str, prev_targets: list[Entity] | None = None) -> Action:
     """Pause, resume, next, previous, volume: the player in the matching state."""
     chosen = _scope_players(req) or players(prev_targets or []) or _by_state(req, PLAY_STATE.get(ha, "playing"))

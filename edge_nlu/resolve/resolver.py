@@ -23,7 +23,7 @@ from edge_nlu.resolve.covers import by_class
 from edge_nlu.resolve.lights import light_values
 from edge_nlu.resolve.lists import LIST_INTENTS, list_action
 from edge_nlu.resolve.match import Request, understand
-from edge_nlu.resolve.media import music_settings_intent, play, players, transport
+from edge_nlu.resolve.media import music_settings_intent, play, players, transport, transport_phrase
 from edge_nlu.resolve.named import named_command
 from edge_nlu.resolve.respond import about_assistant
 from edge_nlu.resolve.simple import not_about_devices
@@ -78,6 +78,9 @@ def resolve(nlu: NLU, text: str, home: Home, ctx: RequestContext,
     by_name = named_command(req, HA_INTENT.get(nlu.intent))
     if by_name is not None:
         return by_name, None
+    skip = transport_phrase(req)
+    if skip is not None and HA_INTENT.get(nlu.intent) not in MEDIA_TRANSPORT:
+        return transport(req, skip), None
     if nlu.intent in LIST_INTENTS:
         return list_action(req), None
     if HA_INTENT.get(nlu.intent) is None:
