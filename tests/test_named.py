@@ -75,3 +75,29 @@ def test_a_question_about_no_part_of_the_home_stays_outside_it() -> None:
     ctx = RequestContext.from_dict({"area": "Loft"})
     action, _ = resolve(NLU("qa_factoid", 0.9), "is there a leak in the titanic", HOUSE, ctx, load_profiles())
     assert action is None
+
+
+def test_a_sensor_reading_the_model_read_as_something_else() -> None:
+    ctx = RequestContext.from_dict({"area": "Loft"})
+    action, said = resolve(NLU("qa_stock", 0.9), "what's the washer time left", HOUSE, ctx, load_profiles())
+    assert action is not None and action.intent == "HassGetState" and action.targets == ("sensor.washer_time_left",)
+    assert said and "14" in said
+    action, _ = resolve(NLU("qa_stock", 0.9), "what's the price of gold", HOUSE, ctx, load_profiles())
+    assert action is None
+
+
+def test_a_kind_of_sensor_in_a_named_room_the_model_read_as_something_else() -> None:
+    ctx = RequestContext.from_dict({"area": "Loft"})
+    action, _ = resolve(NLU("qa_factoid", 0.9), "how's the humidity in the utility", HUMID, ctx, load_profiles())
+    assert action is not None and action.targets == ("sensor.utility_humidity",)
+    assert action.slots.get("area") == "Utility"
+
+
+HUMID = Home.from_dict(yaml.safe_load("""
+areas: [{id: utility, name: Utility}, {id: loft, name: Loft}]
+entities:
+  - {id: sensor.utility_humidity, name: Utility room damp, area: utility, state: "71",
+     attributes: {device_class: humidity, unit_of_measurement: "%"}}
+  - {id: sensor.loft_humidity, name: Loft damp, area: loft, state: "50",
+     attributes: {device_class: humidity, unit_of_measurement: "%"}}
+"""))

@@ -110,6 +110,8 @@ def resolve(nlu: NLU, text: str, home: Home, ctx: RequestContext,
 
 _QUESTION = re.compile(r"^(?:is|are|was|were|do|does|did|has|have|which|what|how many|who|where)\b")
 """How a question begins (the model's misreading is only overruled for questions)."""
+_READING = re.compile(r"^(?:how's|hows|how is|what's|whats|what is|tell me)\b")
+"""How a question for a sensor's reading begins."""
 
 
 def _asked_anyway(req: Request) -> tuple[Action | None, str | None]:
@@ -123,6 +125,13 @@ def _asked_anyway(req: Request) -> tuple[Action | None, str | None]:
         asked = ask(req, "HassGetState")
         if asked is not None:
             return asked
+    sensors = [e for e in req.entities if e.domain in ("sensor", "binary_sensor")]
+    if not req.entities and req.area is not None:  # a kind of sensor in a named room ('the co2 in the office')
+        sensors = [e for e in req.home.in_area(req.area.id) if e.domain in ("sensor", "binary_sensor")
+                   and any(k.matches(e) for k in req.kinds)]
+    if len(sensors) == 1 and _READING.match(req.t):  # "how's the co2 in the office": HA's 'what is {name}'
+        said = {"area": req.area.name} if req.area is not None else {}
+        return _spoken(req, Action("HassGetState", {"name": sensors[0].name, **said}, (sensors[0].id,)))
     return None, None
 
 
