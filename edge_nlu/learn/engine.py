@@ -456,7 +456,8 @@ class SelfLearning:
             return "siteId does not match the turn's"
         if user is not None and user != t.user:
             return "user does not match the turn's"
-        ts = t.ts if ts is None else self.clamp_ts(float(ts))
+        # no time of its own: now on the turn's site's request clock, not the host's
+        ts = max(t.ts, self.store.clock(t.site)) if ts is None else self.clamp_ts(float(ts))
         if not t.ts - _FUTURE_SLACK_S <= ts <= t.ts + self.settings.feedback_window_s:
             return f"feedback must come within {self.settings.feedback_window_s:g} s of its turn"
         if signal == "correction":
@@ -502,8 +503,9 @@ class SelfLearning:
 
     def barge_in(self, site: str, session: str | None, ts: float | None = None) -> bool:
         """The user cut the answer off. Without a time (a Hermes sessionEnded carries none) it belongs to
-        the latest turn of that session (else of the site) and takes that turn's time (contract section 5):
-        the host clock says nothing about requests stamped with their own `time`."""
+        the latest turn of that session (else of the site) and is dated now on the site's request clock
+        (that turn's time at the earliest, contract section 5): the host clock says nothing about requests
+        stamped with their own `time`."""
         if not self.site_allowed(site):
             return False
         before = None if ts is None else float(ts) + 1e-6
@@ -511,7 +513,8 @@ class SelfLearning:
             or self.store.last_turn(site, session, before_ts=before, any_session=True)
         if prev is None or "barge_in" in prev.signals:
             return False
-        self.store.add_signal(prev.id, "barge_in", prev.turn.ts if ts is None else float(ts))
+        when = max(prev.turn.ts, self.store.clock(site)) if ts is None else float(ts)
+        self.store.add_signal(prev.id, "barge_in", when)
         return True
 
     # -- mining -----------------------------------------------------------------------------------
@@ -611,8 +614,10 @@ def mine_store(store: InteractionStore, settings: LearnSettings, now: float | No
     Every mined rewrite passes the security guard (what the phrase did as said against what its target
     did when it worked); one supported by too few users or satellites stays personal to its users."""
     t0 = time.perf_counter()
-    now = time.time() if now is None else float(now)
-    pruned = store.prune(now) + store.forget_future(max(now, time.time()) + settings.max_future_days * 86400.0)
+    # retention on each site's request clock (a replay dated a year back keeps its turns), unless told a time
+    pruned = store.prune(None if now is None else float(now))
+    now = store.clock() if now is None else float(now)
+    pruned += store.forget_future(max(now, time.time()) + settings.max_future_days * 86400.0)
     before = {(r.source, r.user, r.src): r for r in store.rewrites(ANY_USER) if r.source in ("precomputed", "personal")}
     all_chains = chains(store.sessions(gap_s=settings.session_gap_s, by_session=False))
     mined, report = mine(all_chains, settings.miner)

@@ -19,7 +19,8 @@ class LearnSettings:
     store: Annotated[str, NonEmpty()] = "edge-nlu-learning.sqlite3"
     """Path of the interaction store (SQLite); in a config file, relative to the file's folder."""
     retention_days: float = 90.0
-    """Turns older than this are erased."""
+    """Turns older than this on their site's request clock (its requests' time, advanced by the host time since)
+    are erased."""
     rephrase_window_s: float = 45.0
     """A next request later than this is never a rephrase of the previous one."""
     rephrase_threshold: float = 0.5

@@ -103,6 +103,17 @@ _FORGET = (  # (:user, :before): signals, then turns, of that user and/or before
     "DELETE FROM preferences WHERE (:user IS NULL OR user = :user) AND (:before IS NULL OR ts < :before)",
 )
 
+_CLOCK = "clock:"
+"""meta keys `clock:` (the latest turn) and `clock:<site>` (that site's latest): request time minus host time
+at its arrival, so a replay, a satellite with its own clock or a hub whose clock was wrong is timed on its
+requests' clock, advanced by the host time elapsed since (see `clock`)."""
+_SET_CLOCK = "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+_PRUNE = (  # per site on its own request clock (`clock`), so one site's clock never erases another's turns;
+    # a site with no turn recorded since clocks were kept: the host's
+    "DELETE FROM turns WHERE ts < :host + coalesce((SELECT value FROM meta WHERE key = :clock || turns.site), 0) "
+    "- :keep"
+)
+
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS turns (id INTEGER PRIMARY KEY, query_id TEXT, ts REAL NOT NULL, site TEXT NOT NULL, "
@@ -481,9 +492,11 @@ class InteractionStore:
                   _cap(t.context_digest), _cap(t.intent), _cap(t.action),
                   json.dumps([_cap(x) for x in t.targets[:MAX_TARGETS]]), t.confidence, int(t.recognized),
                   _cap(t.error_code))
+        offset = t.ts - time.time()  # the request clock against the host's at arrival (see `clock`)
         with self._tx(write=True) as db:
             cur = db.execute(_INSERT_TURN, values)
             row_id = int(cur.lastrowid or 0)
+            db.executemany(_SET_CLOCK, ((_CLOCK, offset), (_CLOCK + (_cap(t.site) or ""), offset)))
             self._until_cap_check -= 1
             if self._until_cap_check <= 0:
                 self._until_cap_check = self._cap_every
@@ -740,10 +753,25 @@ class InteractionStore:
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         return counts
 
-    def prune(self, now: float) -> int:
-        """Retention: delete turns (and their signals) older than retention_days before `now`; returns turns."""
+    def prune(self, now: float | None = None) -> int:
+        """Retention: delete turns (and their signals) older than retention_days before `now` (None: each
+        site's request clock, see `clock`); returns turns."""
+        keep = self.retention_days * 86400.0
         with self._tx(write=True) as db:
-            return int(db.execute("DELETE FROM turns WHERE ts < ?", (now - self.retention_days * 86400.0,)).rowcount)
+            if now is not None:
+                return int(db.execute("DELETE FROM turns WHERE ts < ?", (now - keep,)).rowcount)
+            return int(db.execute(_PRUNE, {"host": time.time(), "clock": _CLOCK, "keep": keep}).rowcount)
+
+    def clock(self, site: str | None = None) -> float:
+        """Now on the request clock of `site` (None: of the latest turn): its latest turn's request time plus
+        the host time elapsed since that turn arrived. The host clock only where no turn was recorded."""
+        keys = ([_CLOCK + (_cap(site) or "")] if site is not None else []) + [_CLOCK]
+        with self._tx() as db:
+            for key in keys:
+                row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+                if row is not None:
+                    return time.time() + float(row[0])
+        return time.time()
 
     # --- lifetime -----------------------------------------------------------------------------------------
 
