@@ -18,7 +18,7 @@ from edge_nlu.domain.context import RequestContext
 from edge_nlu.domain.profiles import load_profiles
 from edge_nlu.domain.result import NLU, Slot
 from edge_nlu.resolve.resolver import resolve
-from export.ha_labels import label
+from export.ha_labels import labelled
 from export.ha_templates import sample
 
 
@@ -36,8 +36,7 @@ def main() -> int:
     shown: Counter[str] = Counter()
     total: Counter[str] = Counter()
     good: Counter[str] = Counter()
-    for s in ss.samples:
-        got = label(s, ss.homes[s.home], prof)
+    for s, got in labelled(ss, prof):
         if got is None:
             continue
         total[s.frame.intent] += 1

@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,15 +188,20 @@ def label(s: Sample, home: Home, profiles: Profiles) -> Labelled | None:
     return Labelled(ex, ok)
 
 
+def labelled(ss: SampleSet, profiles: Profiles | None = None) -> Iterator[tuple[Sample, Labelled | None]]:
+    """Each sample of a set with its label (None: no reading), on its own home."""
+    prof = profiles or load_profiles()
+    for s in ss.samples:
+        yield s, label(s, ss.homes[s.home], prof)
+
+
 def label_set(ss: SampleSet, profiles: Profiles | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Every sample of a set as records, and a report: per HA intent how many the resolver reproduces."""
-    prof = profiles or load_profiles()
     records: list[dict[str, Any]] = []
     seen: Counter[str] = Counter()
     good: Counter[str] = Counter()
     skipped: Counter[str] = Counter()
-    for s in ss.samples:
-        got = label(s, ss.homes[s.home], prof)
+    for s, got in labelled(ss, profiles):
         if got is None:
             skipped[s.frame.intent] += 1
             continue

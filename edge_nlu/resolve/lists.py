@@ -49,11 +49,12 @@ def list_action(req: Request) -> Action | None:
     # the words after the item name the list, as HA's template reads them; the model's mark only where
     # the words do not parse or name none of the home's lists ('... on shopping list' is the list, whatever
     # part of the item the model marked)
-    if spoken is not None and (_todo(req, spoken) is not None or not marked or not spoken):
-        phrase = spoken
+    spoken_todo = _todo(req, spoken) if spoken else None
+    if spoken is not None and (spoken_todo is not None or not marked or not spoken):
+        phrase, todo = spoken, spoken_todo
     else:
         phrase = _key(marked) if marked else spoken or ""
-    todo = _todo(req, phrase)
+        todo = _todo(req, phrase)
     if not phrase or todo is None and set(phrase.split()) <= _SHOPPING:
         # "my list", a shopping or grocery list the home does not have: the shopping list
         return Action("HassShoppingListAddItem" if adding else "HassShoppingListCompleteItem", slots)

@@ -264,13 +264,19 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def spoken(seconds: int) -> str:
-    """'2 minutes and 10 seconds', '1 hour', '0 seconds'."""
+def _parts(seconds: int) -> list[tuple[int, str]]:
+    """Seconds as (count, unit) from the largest unit down, zero counts left out."""
     parts = []
     for unit, size in _UNITS:
         n, seconds = divmod(seconds, size)
         if n:
-            parts.append(f"{n} {unit}{'' if n == 1 else 's'}")
+            parts.append((n, unit))
+    return parts
+
+
+def spoken(seconds: int) -> str:
+    """'2 minutes and 10 seconds', '1 hour', '0 seconds'."""
+    parts = [f"{n} {unit}{'' if n == 1 else 's'}" for n, unit in _parts(seconds)]
     if not parts:
         return "0 seconds"
     return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
@@ -278,12 +284,7 @@ def spoken(seconds: int) -> str:
 
 def _adjective(seconds: int) -> str:
     """A duration before a noun: '5 minute', '1 hour 30 minute'."""
-    parts = []
-    for unit, size in _UNITS:
-        n, seconds = divmod(seconds, size)
-        if n:
-            parts.append(f"{n} {unit}")
-    return " ".join(parts) or "0 second"
+    return " ".join(f"{n} {unit}" for n, unit in _parts(seconds)) or "0 second"
 
 
 def done_text(timer: Timer) -> str:
