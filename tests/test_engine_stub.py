@@ -196,16 +196,20 @@ def test_a_stored_rewrite_is_applied_for_its_user_with_its_layer(engine: SelfLea
                                                                      "HassTurnOff")
 
 
-def test_the_guard_refuses_a_stored_rewrite_that_unlocks_or_turns_a_sure_reading_around(
-        engine: SelfLearning, store: InteractionStore) -> None:
+def test_a_sure_reading_is_never_rewritten_and_the_guard_refuses_an_unlock(
+        engine: SelfLearning, store: InteractionStore, parser: FakeParser) -> None:
     for src, dst in (("lock the front door", "unlock the front door"),
-                     ("turn on the kitchen lights", "turn off the kitchen lights")):
+                     ("turn on the kitchen lights", "turn off the kitchen lights"),
+                     ("douse the kitchen lights", "unlock the front door")):
         store.add_rewrite(LearnedRewrite(src=src, dst=dst, source="precomputed"))
     r = engine.handle_result("lock the front door", site="puck", user="alex", ts=T0)
     assert r.rewrite is None and r.action == LOCK
     r = engine.handle_result("turn on the kitchen lights", site="puck", user="alex", ts=T0 + 100)
     assert r.rewrite is None and r.action == KITCHEN_ON
-    assert engine.guard_blocked == 2
+    assert engine.guard_blocked == 0 and "unlock the front door" not in parser.calls  # not even parsed
+    # an unsure reading may be rewritten, but never into unlocking
+    r = engine.handle_result("douse the kitchen lights", site="puck", user="alex", ts=T0 + 200)
+    assert r.rewrite is None and r.action == KITCHEN_ON and engine.guard_blocked == 1
 
 
 def test_online_retrieval_stays_in_the_room_and_behind_the_guard(engine: SelfLearning,

@@ -14,7 +14,7 @@ from edge_nlu.learn.store import InteractionStore
 from edge_nlu.learn.types import LearnedRewrite, TurnRecord
 from edge_nlu.pipeline import EdgeNLU
 from edge_nlu.settings import RuntimeSettings
-from tests.conftest import HOME_YAML, SHIPPED
+from tests.conftest import HOME_YAML, SHIPPED, Mishearing, misheard_lights_on
 
 T0 = 1_790_000_000.0
 KITCHEN = {"area": "kitchen"}
@@ -22,12 +22,15 @@ NO_MODELS = Path("/nonexistent/rewriter")
 
 
 @pytest.fixture(scope="module")
-def nlu() -> EdgeNLU:
-    return EdgeNLU(RuntimeSettings(model_dir=SHIPPED), home=Home.from_dict(yaml.safe_load(HOME_YAML)))
+def nlu() -> Mishearing:
+    """The shipped model, with the misreadings the tests learn from fixed (unsure, so learning may fix them)."""
+    real = EdgeNLU(RuntimeSettings(model_dir=SHIPPED), home=Home.from_dict(yaml.safe_load(HOME_YAML)))
+    return Mishearing(real, {"douse the kitchen lights": misheard_lights_on(),
+                             "make the kitchen dark": misheard_lights_on()})
 
 
 @pytest.fixture
-def engine(nlu: EdgeNLU, store: InteractionStore) -> SelfLearning:
+def engine(nlu: Mishearing, store: InteractionStore) -> SelfLearning:
     """Without the rewriter models: taught and precomputed layers only, repeats as rephrases."""
     return SelfLearning(nlu, store, LearnSettings(reload_interval_s=0.0), rewriter_dir=NO_MODELS)
 
@@ -63,26 +66,6 @@ def test_barge_in_and_repeat_make_the_turn_a_defect(engine: SelfLearning, store:
     assert not {"barge_in", "rephrase"} & set(second.signals)  # nothing followed the repeat
     # a repeat after a defect is a teachable moment: the service asks what was meant
     assert engine.questions and "douse the kitchen lights" in engine.questions[-1][2]
-
-
-class _FixedDetector:
-    """A rephrase detector that is unsure about every pair (p = 0.4)."""
-
-    def probability(self, a: str, b: str, gap: float) -> float:
-        return 0.4
-
-
-def test_a_defect_lowers_the_evidence_a_rephrase_needs(engine: SelfLearning, store: InteractionStore) -> None:
-    engine.detector = _FixedDetector()  # type: ignore[assignment]
-    engine.handle("turn off the kitchen lights", site="puck", session="s1", user="alex", ts=T0, context=KITCHEN)
-    engine.handle("kitchen lights off", site="puck", session="s1", user="alex", ts=T0 + 5, context=KITCHEN)
-    engine.handle("dim the hall", site="puck", session="s1", user="alex", ts=T0 + 100, context=KITCHEN)
-    assert engine.barge_in("puck", "s1", T0 + 101)
-    engine.handle("hall lights down", site="puck", session="s1", user="alex", ts=T0 + 105, context=KITCHEN)
-    by_text = {t.turn.text: t for t in store.turns()}
-    assert not by_text["turn off the kitchen lights"].defect
-    assert "rephrase" not in by_text["turn off the kitchen lights"].signals  # 0.4 < 0.5
-    assert "rephrase" in by_text["dim the hall"].signals  # 0.4 >= 0.25 after the barge-in
 
 
 def test_teaching_a_genre_is_used_from_the_next_request(engine: SelfLearning) -> None:
@@ -148,7 +131,7 @@ def test_learn_mines_a_precomputed_rewrite_across_users(engine: SelfLearning, st
     assert engine.handle("douse the kitchen lights", site="x", ts=T0 + 20_100, context=KITCHEN)["rewrite"] is None
 
 
-def test_another_process_learning_reaches_a_running_engine(nlu: EdgeNLU, tmp_path: Path) -> None:
+def test_another_process_learning_reaches_a_running_engine(nlu: Mishearing, tmp_path: Path) -> None:
     path = tmp_path / "shared.sqlite3"
     with InteractionStore(path) as serving_store:
         engine = SelfLearning(nlu, serving_store, LearnSettings(reload_interval_s=0.0), rewriter_dir=NO_MODELS)
@@ -197,7 +180,7 @@ def test_an_answer_that_does_not_work_is_not_learned(engine: SelfLearning, store
     assert r["rewrite"] is None
 
 
-def test_a_half_built_rewriter_folder_falls_back_instead_of_failing(nlu: EdgeNLU, store: InteractionStore,
+def test_a_half_built_rewriter_folder_falls_back_instead_of_failing(nlu: Mishearing, store: InteractionStore,
                                                                     tmp_path: Path) -> None:
     broken = tmp_path / "rewriter"
     broken.mkdir()

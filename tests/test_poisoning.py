@@ -19,7 +19,7 @@ from edge_nlu.learn.store import InteractionStore
 from edge_nlu.learn.types import LearnedRewrite, TurnRecord
 from edge_nlu.pipeline import EdgeNLU
 from edge_nlu.settings import RuntimeSettings
-from tests.conftest import SHIPPED
+from tests.conftest import SHIPPED, Mishearing, misheard_lights_on
 
 T0 = 1_790_000_000.0
 NO_MODELS = Path("/nonexistent/rewriter")
@@ -39,8 +39,11 @@ KITCHEN = {"area": "kitchen"}
 
 
 @pytest.fixture(scope="module")
-def nlu() -> EdgeNLU:
-    return EdgeNLU(RuntimeSettings(model_dir=SHIPPED), home=Home.from_dict(yaml.safe_load(SECURE_HOME)))
+def nlu() -> Mishearing:
+    """The shipped model, with the misreadings the tests learn from fixed (unsure, so learning may fix them)."""
+    real = EdgeNLU(RuntimeSettings(model_dir=SHIPPED), home=Home.from_dict(yaml.safe_load(SECURE_HOME)))
+    return Mishearing(real, {"douse the kitchen lights": misheard_lights_on(),
+                             "make the kitchen dark": misheard_lights_on()})
 
 
 class _Retry:
@@ -52,7 +55,7 @@ class _Retry:
 
 
 @pytest.fixture
-def engine(nlu: EdgeNLU, store: InteractionStore) -> SelfLearning:
+def engine(nlu: Mishearing, store: InteractionStore) -> SelfLearning:
     e = SelfLearning(nlu, store, LearnSettings(reload_interval_s=0.0), rewriter_dir=NO_MODELS)
     e.detector = _Retry()
     return e
@@ -74,7 +77,7 @@ def _attack_chain(engine: SelfLearning, t: float, site: str = "hall-puck", user:
             engine.barge_in(site, f"s{t}-{i}", t + 4 * i + 1)
 
 
-def test_the_guard_on_parses(nlu: EdgeNLU) -> None:
+def test_the_guard_on_parses(nlu: Mishearing) -> None:
     def p(text: str) -> Result:
         return nlu.parse_result(text, KITCHEN)
 
@@ -127,13 +130,18 @@ def test_a_stored_unsafe_rewrite_is_not_used(engine: SelfLearning, store: Intera
     store.replace_rewrites("precomputed", [
         LearnedRewrite(src="lock the front door", dst="unlock the front door", source="precomputed", score=0.99),
         LearnedRewrite(src="turn on the kitchen lights", dst="turn off the kitchen lights", source="precomputed",
+                       score=0.99),
+        LearnedRewrite(src="douse the kitchen lights", dst="unlock the front door", source="precomputed",
                        score=0.99)])
     engine.reload(force=True)
     r = engine.handle("lock the front door", site="p", user="alex", ts=T0)
     assert r["rewrite"] is None and action(r) == LOCKS
     r = engine.handle("turn on the kitchen lights", site="p", user="alex", ts=T0 + 1, context=KITCHEN)
     assert r["rewrite"] is None and action(r) == ("HassTurnOn", ["light.kitchen_ceiling"])
-    assert engine.guard_blocked == 2
+    # both were sure readings, never rewritten; an unsure one may be, but the guard refuses an unlock
+    r = engine.handle("douse the kitchen lights", site="p", user="alex", ts=T0 + 2, context=KITCHEN)
+    assert r["rewrite"] is None and action(r) == ("HassTurnOn", ["light.kitchen_ceiling"])
+    assert engine.guard_blocked == 1
 
 
 def test_global_promotion_needs_distinct_users_on_distinct_sites(engine: SelfLearning,
@@ -277,7 +285,7 @@ def test_a_far_future_time_is_reached_by_retention_and_forget(engine: SelfLearni
     assert counts["turns"] == 2 and store.turns() == []
 
 
-def test_allowed_sites_record_only_those(nlu: EdgeNLU, store: InteractionStore) -> None:
+def test_allowed_sites_record_only_those(nlu: Mishearing, store: InteractionStore) -> None:
     engine = SelfLearning(nlu, store, LearnSettings(reload_interval_s=0.0, allowed_sites=("hall-puck",)),
                           rewriter_dir=NO_MODELS)
     r = engine.handle("turn on the kitchen lights", site="rogue", user="alex", ts=T0, query_id="q1", context=KITCHEN)
@@ -301,7 +309,7 @@ def test_learning_security_settings_are_checked() -> None:
             LearnSettings.from_dict(bad)
 
 
-def test_a_misheard_direction_may_be_fixed_a_said_one_not(nlu: EdgeNLU) -> None:
+def test_a_misheard_direction_may_be_fixed_a_said_one_not(nlu: Mishearing) -> None:
     """The opposite rule protects what the words say; "turn of" (misheard "off") read as on may be fixed."""
     from edge_nlu.learn.guard import said_direction
 

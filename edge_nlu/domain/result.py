@@ -14,6 +14,20 @@ DEFAULT_MIN_CONFIDENCE = 0.5
 recognized: the service answers `intentNotRecognized` and learning counts the turn as a defect. One
 setting, so an answered turn can never be a defect signal (see Result.recognized)."""
 
+TARGETLESS_INTENTS = frozenset({
+    "HassNevermind", "HassRespond", "HassBroadcast", "HassGetCurrentDate", "HassGetCurrentTime",
+    "HassShoppingListAddItem", "HassShoppingListCompleteItem", "HassStartTimer", "HassCancelAllTimers",
+    "HassCancelTimer", "HassIncreaseTimer", "HassDecreaseTimer", "HassPauseTimer", "HassUnpauseTimer",
+    "HassTimerStatus",
+})
+"""Home Assistant intents that do their work without a device (timers, the clock, a broadcast, the shopping
+list): resolved without targets, so learning does not take "set a timer" for a failure."""
+
+
+def resolved_action(intent: str | None, targets: tuple[str, ...] | list[str], answered: bool = False) -> bool:
+    """An action that does something: it names devices, answers, or is an intent that needs no device."""
+    return intent is not None and (bool(targets) or answered or intent in TARGETLESS_INTENTS)
+
 @dataclass(frozen=True)
 class Slot:
     """A slot span the model found, with character offsets into the request text."""
@@ -180,8 +194,21 @@ class Result:
     def succeeded(self, min_confidence: float) -> bool:
         """Looks like a working answer: recognized, and it acted on some device or answered a question.
         Learning's one rule for a turn that worked (the opposite is a defect-prone turn)."""
-        acted = self.action is not None and (bool(self.action.targets) or bool(self.response))
-        return self.recognized(min_confidence) and acted
+        return self.recognized(min_confidence) and self.resolved
+
+    @property
+    def resolved(self) -> bool:
+        """The action does something (devices, an answer, or an intent that needs no device)."""
+        a = self.action
+        return a is not None and resolved_action(a.intent, a.targets, bool(self.response))
+
+    def resolution(self, min_confidence: float) -> int:
+        """How far the request got: 0 not understood (an error, below `min_confidence`, or no action),
+        1 understood but resolving to nothing it can do, 2 resolved. A learned rewrite must reach at least the
+        original's level (learning never makes a request resolve worse)."""
+        if not self.recognized(min_confidence) or self.action is None or self.action.intent is None:
+            return 0
+        return 2 if self.resolved else 1
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Result:

@@ -23,13 +23,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 from edge_nlu.domain.home import Home
 from edge_nlu.domain.result import DEFAULT_MIN_CONFIDENCE, NLU, Result, Rewrite
 from edge_nlu.errors import EdgeNLUError
+from edge_nlu.learn import contextual
 from edge_nlu.learn.guard import check_rewrite, flips, is_sensitive, touches_sensitive, turn_result
 from edge_nlu.learn.markov import chains, mine
 from edge_nlu.learn.preferences import Teaching, apply_preferences, flip_person, parse_teaching, preference_history
 from edge_nlu.learn.rewriter import OnlineRewriter
+from edge_nlu.learn.scope import in_scope, learn_scope
 from edge_nlu.learn.settings import LearnSettings
 from edge_nlu.learn.store import ANY_USER, InteractionStore
-from edge_nlu.learn.types import LearnedRewrite, Preference, StoredTurn, TurnRecord, normalize
+from edge_nlu.learn.types import MEANING_SLOTS, LearnedRewrite, Preference, StoredTurn, TurnRecord, normalize
+from edge_nlu.learn.variants import home_words, transfer_edit, variant_of
 
 if TYPE_CHECKING:  # loaded only when a rewriter model folder is there (onnxruntime, tokenizers)
     from edge_nlu.learn.encoder import SentenceEncoder
@@ -219,7 +222,6 @@ class SelfLearning:
             self._record(confirmed, text, site, session, user, ts, query_id, ctx, home)
             return confirmed
         answering = self._take_pending(text, site, user, ts)
-        self._mark_rephrase(text, site, session, user, ts)
         teaching = parse_teaching(text, user, ts) if user else None
         if teaching is not None:
             return self._teach(teaching, text, site, session, user, ts, query_id, ctx, home)
@@ -227,21 +229,27 @@ class SelfLearning:
             hist = [h.to_dict() for h in preference_history(prefs)]
             ctx["history"] = hist + list(ctx.get("history") or [])
         t0 = time.perf_counter()
-        rewrite = self._table_rewrite(text, user, prefs, base)
+        area = ctx.get("area") if isinstance(ctx.get("area"), str) else None
+        rewrite = self._table_rewrite(text, user, prefs, base, area, ts)
         self.rewrite_ms.append((time.perf_counter() - t0) * 1e3)
-        result = self.nlu.parse_result(rewrite[0] if rewrite else text, ctx, query_id, home=home)
-        if rewrite is not None and rewrite[3]:
-            original = self.nlu.parse_result(text, ctx, query_id, home=home)
-            reason = check_rewrite(original, result, base, self.settings.defect_confidence, text)
-            if reason is not None:  # a learned rewrite never unlocks, opens or flips: answer as said
-                self.guard_blocked += 1
-                log.info("guard (%s): not rewriting %r to %r", reason, text, rewrite[0])
-                result, rewrite = original, None
-        if rewrite is None and result.error is None and self._defect_prone(result):
+        if rewrite is not None and not rewrite[3]:  # a phrase the user taught outright means what they said
+            result = self.nlu.parse_result(rewrite[0], ctx, query_id, home=home)
+        else:
+            result = original = self.nlu.parse_result(text, ctx, query_id, home=home)
+            if rewrite is None and not self._sure(original):
+                rewrite = self._variant_rewrite(text, user, base, area, ts)
+            if rewrite is not None:
+                checked = self._checked_rewrite(text, rewrite[0], original, ctx, query_id, home, base)
+                if checked is None:
+                    rewrite = None
+                else:
+                    result = checked
+        if rewrite is None and result.error is None and result.resolution(self.min_confidence) < 2:
             online = self._online(text, user, ts, ctx, query_id, home, base, result)
             if online is not None:
                 result, online_rw = online
                 rewrite = (*online_rw, True)
+        self._mark_rephrase(text, site, session, user, ts, result, ctx)
         if answering is not None and result.succeeded(self.min_confidence):
             # the answer to "what did you mean?" worked: it becomes this user's rewrite, unless it is unsafe
             original = self.nlu.parse_result(answering.text, ctx, query_id, home=home)
@@ -251,7 +259,8 @@ class SelfLearning:
             if reason is None:
                 self.store.add_rewrite(LearnedRewrite(src=normalize(answering.text), dst=text.strip(),
                                                       source="taught", user=user, score=1.0,
-                                                      meta={"asked_at": ts, "users": [user], "sites": [site]}))
+                                                      meta={"asked_at": ts, "users": [user], "sites": [site],
+                                                            **learn_scope([(area, ts)], base)}))
                 self.store.add_audit([{**entry, "event": "learned", "reason": "answer to what did you mean"}])
                 self.reload(force=True)
             else:
@@ -262,10 +271,11 @@ class SelfLearning:
         self._record(result, text, site, session, user, ts, query_id, ctx, home)
         return result
 
-    def _table_rewrite(self, text: str, user: str | None, prefs: list[Preference],
-                       home: Home) -> tuple[str, str, float, bool] | None:
-        """(text for the model, layer, score, guarded): taught preferences were confirmed when they touch a
-        sensitive device, so only stored rewrites go through the guard."""
+    def _table_rewrite(self, text: str, user: str | None, prefs: list[Preference], home: Home,
+                       area: str | None = None, ts: float = 0.0) -> tuple[str, str, float, bool] | None:
+        """(text for the model, layer, score, checked): a phrase the user taught outright is used as taught;
+        a stored rewrite is checked against the original's parse first (see `_checked_rewrite`), and a
+        personal or taught one only where and when it was learned (see scope.py)."""
         src = normalize(text)
         if "taught" in self.layers:
             new, rule = apply_preferences(text, prefs, home)
@@ -274,18 +284,59 @@ class SelfLearning:
         table = self._table
         order = [(user, "taught", "taught"), (user, "personal", "personal"), (None, "precomputed", "precomputed")]
         for owner, source, layer in order:
-            if owner is None and source != "precomputed":
-                continue
             if layer not in self.layers or (source != "precomputed" and user is None):
                 continue
             r = table.get((owner, source, src))
-            if r is not None:
+            if r is not None and (source == "precomputed" or in_scope(r.meta, area, ts, home)):
                 return r.dst, layer, r.score, True
         return None
 
-    def _defect_prone(self, result: Result) -> bool:
-        """Online retrieval is worth its cost only where the parse does not look like it worked."""
-        return not result.succeeded(self.settings.defect_confidence)
+    def _sure(self, result: Result) -> bool:
+        """A confident reading that resolved: learning never touches it."""
+        return result.resolution(self.min_confidence) == 2 and result.confidence >= self.settings.defect_confidence
+
+    def _checked_rewrite(self, text: str, dst: str, original: Result, ctx: dict[str, Any], query_id: str | None,
+                         home: Home | None, base: Home) -> Result | None:
+        """The rewritten parse, or None when the original must stand: it was a confident reading that resolved,
+        the rewrite resolves worse or not at all, or the guard refuses the change."""
+        if self._sure(original):
+            return None
+        rewritten = self.nlu.parse_result(dst, ctx, query_id, home=home)
+        if not rewritten.succeeded(self.min_confidence) or \
+                rewritten.resolution(self.min_confidence) < original.resolution(self.min_confidence):
+            return None
+        reason = check_rewrite(original, rewritten, base, self.settings.defect_confidence, text)
+        if reason is not None:  # a learned rewrite never unlocks, opens or flips: answer as said
+            self.guard_blocked += 1
+            log.info("guard (%s): not rewriting %r to %r", reason, text, dst)
+            return None
+        return rewritten
+
+    def _variant_rewrite(self, text: str, user: str | None, home: Home, area: str | None,
+                         ts: float) -> tuple[str, str, float, bool] | None:
+        """A learned rewrite carried over to a close variant of its failing phrasing ("switch on the X" where
+        "turn on the X" was learned): the most similar learned source the wording detector takes for the
+        same request, naming nothing in the home the source does not, with no other number; its edit is
+        applied to the variant where the variant contains the words it replaced."""
+        if self.detector is None or not self._table:
+            return None
+        src = normalize(text)
+        words = home_words(home)
+        best: tuple[float, LearnedRewrite, str] | None = None
+        for (owner, source, key), r in self._table.items():
+            if source not in self.layers or (owner is not None and owner != user):
+                continue
+            if source != "precomputed" and not in_scope(r.meta, area, ts, home):
+                continue
+            if not variant_of(src, key, words):
+                continue
+            p = float(self.detector.probability(key, src, 0.0))
+            if p >= self.settings.variant_threshold and (best is None or p > best[0]):
+                best = (p, r, source)
+        if best is None:
+            return None
+        p, r, source = best
+        return transfer_edit(r.src, r.dst, src), source, round(r.score * p, 4), True
 
     def _online(self, text: str, user: str | None, ts: float, ctx: dict[str, Any], query_id: str | None,
                 home: Home | None, base: Home, original: Result) -> _Online | None:
@@ -316,40 +367,53 @@ class SelfLearning:
         return None
 
     # -- recording and signals --------------------------------------------------------------------
-    def _record(self, result: Result, text: str, site: str, session: str | None, user: str | None,
-                ts: float, query_id: str | None, ctx: dict[str, Any], home: Home | None = None) -> int:
-        recognized = result.recognized(self.min_confidence)
+    def _turn_record(self, result: Result, text: str, site: str, session: str | None, user: str | None,
+                     ts: float, query_id: str | None, ctx: dict[str, Any]) -> TurnRecord:
         nlu, action, rw = result.nlu, result.action, result.rewrite
         digest = hashlib.sha256(json.dumps(ctx, sort_keys=True, default=str).encode()).hexdigest()[:16]
-        tid = self.store.record_turn(TurnRecord(
+        area = ctx.get("area")
+        slots = {k: action.slots[k] for k in MEANING_SLOTS if action is not None and action.slots.get(k) is not None}
+        return TurnRecord(
             ts=ts, site=site, text=text.strip(), query_id=query_id, session=session, user=user,
             rewrite_text=rw.text if rw else None, rewrite_source=rw.source if rw else None, context_digest=digest,
             intent=nlu.intent if nlu else None, action=action.intent if action else None,
-            targets=action.targets if action else (), confidence=result.confidence, recognized=recognized,
-            error_code=result.error.code if result.error else None,
-        ))
-        if not recognized:
+            targets=action.targets if action else (), confidence=result.confidence,
+            recognized=result.recognized(self.min_confidence), error_code=result.error.code if result.error else None,
+            area=area if isinstance(area, str) else None, slots=slots,
+        )
+
+    def _record(self, result: Result, text: str, site: str, session: str | None, user: str | None,
+                ts: float, query_id: str | None, ctx: dict[str, Any], home: Home | None = None) -> int:
+        rec = self._turn_record(result, text, site, session, user, ts, query_id, ctx)
+        tid = self.store.record_turn(rec)
+        if not rec.recognized:
             self.store.add_signal(tid, "not_recognized", ts)
         if query_id is not None:
             _put(self._recent, query_id, (ctx, home))
         return tid
 
-    def _mark_rephrase(self, text: str, site: str, session: str | None, user: str | None, ts: float) -> None:
+    def _mark_rephrase(self, text: str, site: str, session: str | None, user: str | None, ts: float,
+                       result: Result, ctx: dict[str, Any]) -> None:
+        """Mark the previous turn of this user at this satellite as retried by this request when the contextual
+        detector (contextual.py: the wording, the gap, the first turn's signals, whether this one worked, the
+        devices both acted on) says so."""
         prev = self.store.last_turn(site, session, before_ts=ts, any_session=True)
         if prev is None or prev.turn.user != user:
             return
         gap = ts - prev.turn.ts
         if gap < 0 or gap > self.settings.rephrase_window_s or "rephrase" in prev.signals:
             return
-        if self.detector is not None:
-            p = float(self.detector.probability(prev.turn.text, text, gap))
+        same = normalize(prev.turn.text) == normalize(text)
+        if self.detector is not None and not same:
+            wording = float(self.detector.probability(prev.turn.text, text, gap))
         else:
-            p = 1.0 if normalize(prev.turn.text) == normalize(text) else 0.0
-        threshold = (self.settings.rephrase_threshold_after_defect if prev.defect
-                     else self.settings.rephrase_threshold)
-        if p >= threshold:
-            self.store.add_signal(prev.id, "rephrase", ts, f"p={p:.3f}")
-            if normalize(prev.turn.text) == normalize(text) and prev.defect and user:
+            wording = 1.0 if same else 0.0
+        second = self._turn_record(result, text, site, session, user, ts, None, ctx)
+        p = contextual.probability(contextual.Pair(prev.turn, prev.signals, second, gap, wording),
+                                   self.settings.rephrase_window_s)
+        if p >= self.settings.rephrase_threshold:
+            self.store.add_signal(prev.id, "rephrase", ts, f"p={p:.3f} wording={wording:.3f}")
+            if same and prev.defect and user:
                 self._ask(site, session, user, prev.turn.text, ts)
 
     def _ask(self, site: str, session: str | None, user: str | None, text: str, ts: float) -> None:
@@ -485,7 +549,7 @@ class SelfLearning:
             return
         self.store.add_rewrite(LearnedRewrite(src=t.norm, dst=text, source="taught", user=t.user, score=1.0,
                                               meta={"correction_of": query_id, "users": [t.user],
-                                                    "sites": [t.site]}))
+                                                    "sites": [t.site], **learn_scope([(t.area, t.ts)], base)}))
         self.store.add_audit([{**entry, "event": "learned", "reason": "correction"}])
         self.reload(force=True)
 
@@ -580,7 +644,7 @@ def _effects(all_chains: list[list[StoredTurn]]) -> tuple[dict[str, Result], dic
             key: _Outcome = (t.intent, t.action, tuple(sorted(t.targets)), round(t.confidence, 1))
             if t.rewrite_text is None:
                 said.setdefault(t.norm, Counter())[key] += 1
-            if not st.defect:
+            if st.worked:
                 worked.setdefault(normalize(t.rewrite_text or t.text), Counter())[key] += 1
 
     def top(d: dict[str, Counter[_Outcome]]) -> dict[str, Result]:
@@ -589,22 +653,72 @@ def _effects(all_chains: list[list[StoredTurn]]) -> tuple[dict[str, Result], dic
     return top(said), top(worked)
 
 
-def _support(all_chains: list[list[StoredTurn]]) -> dict[tuple[str, str], tuple[set[str], set[str]]]:
-    """(src, dst) -> (users, sites) of the chains through src that ended working at dst. A turn without a
-    user stands for its site: a hub without speaker identification still needs several satellites."""
-    out: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
+_Meaning = tuple[Any, ...]
+
+
+@dataclass
+class _Support:
+    """Who ended their retries of a phrase where, and who used the phrase as said with success.
+
+    A user without speaker identification stands for their satellite (`site:<id>`): a hub without it still
+    needs several satellites to agree."""
+
+    ended: dict[tuple[str, _Meaning], Counter[str]]
+    """(src, meaning the chain ended at when it worked) -> chains per user."""
+    as_said: dict[str, dict[str, Counter[_Meaning]]]
+    """src -> user -> meanings it had when it worked as said."""
+    sites: dict[tuple[str, _Meaning], set[str]]
+    """(src, meaning) -> satellites of those chains."""
+    seen: dict[tuple[str, _Meaning, str], list[tuple[str | None, float]]]
+    """(src, meaning, user) -> (area, request time) of each time the user said src in such a chain."""
+    meaning_of: dict[str, _Meaning]
+    """What a phrasing meant when it worked (the commonest meaning)."""
+
+    def agreeing(self, src: str, dst: str) -> tuple[set[str], set[str], set[str]]:
+        """(users whose retries of src ended at dst's meaning and who mostly meant that by it, the others
+        who had a success with src meaning something else, the satellites of the agreeing chains)."""
+        m = self.meaning_of.get(normalize(dst))
+        if m is None:
+            return set(), set(), set()
+        agree = self.ended.get((src, m), Counter())
+        other: Counter[str] = Counter()
+        for (s, meaning), per_user in self.ended.items():
+            if s == src and meaning != m:
+                other.update(per_user)
+        for u, meanings in self.as_said.get(src, {}).items():
+            other[u] += sum(n for meaning, n in meanings.items() if meaning != m)
+        conflicting = {u for u, n in other.items() if n > agree.get(u, 0)}
+        return set(agree) - conflicting, conflicting, set(self.sites.get((src, m), set()))
+
+    def scope(self, src: str, dst: str, user: str, home: Home | None) -> dict[str, Any]:
+        m = self.meaning_of.get(normalize(dst))
+        return learn_scope(self.seen.get((src, m, user), []) if m is not None else [], home)
+
+
+def _support(all_chains: list[list[StoredTurn]]) -> _Support:
+    ended: dict[tuple[str, _Meaning], Counter[str]] = {}
+    as_said: dict[str, dict[str, Counter[_Meaning]]] = {}
+    sites: dict[tuple[str, _Meaning], set[str]] = {}
+    seen: dict[tuple[str, _Meaning, str], list[tuple[str | None, float]]] = {}
+    meanings: dict[str, Counter[_Meaning]] = {}
     for ch in all_chains:
-        if not ch or ch[-1].defect:
+        if not ch or not ch[-1].worked:
             continue
         last = ch[-1].turn
-        h = normalize(last.rewrite_text or last.text)
-        for st in ch:
-            if st.turn.norm == h:
+        m = last.meaning()
+        read = normalize(last.rewrite_text or last.text)
+        meanings.setdefault(read, Counter())[m] += 1
+        who = last.user or f"site:{last.site}"
+        if last.rewrite_text is None:
+            as_said.setdefault(last.norm, {}).setdefault(who, Counter())[m] += 1
+        for st in ch[:-1]:
+            if st.turn.norm == read:
                 continue
-            users, sites = out.setdefault((st.turn.norm, h), (set(), set()))
-            users.add(st.turn.user or f"site:{st.turn.site}")
-            sites.add(st.turn.site)
-    return out
+            u = st.turn.user or f"site:{st.turn.site}"
+            ended.setdefault((st.turn.norm, m), Counter())[u] += 1
+            sites.setdefault((st.turn.norm, m), set()).add(st.turn.site)
+            seen.setdefault((st.turn.norm, m, u), []).append((st.turn.area, st.turn.ts))
+    return _Support(ended, as_said, sites, seen, {k: c.most_common(1)[0][0] for k, c in meanings.items()})
 
 
 def mine_store(store: InteractionStore, settings: LearnSettings, now: float | None = None,
@@ -612,7 +726,9 @@ def mine_store(store: InteractionStore, settings: LearnSettings, now: float | No
     """`edge-nlu learn`: precomputed rewrites for everyone, personal ones per user, retention.
 
     Every mined rewrite passes the security guard (what the phrase did as said against what its target
-    did when it worked); one supported by too few users or satellites stays personal to its users."""
+    did when it worked). One goes to everyone only when enough distinct users on enough satellites ended
+    their retries at the same meaning and nobody mostly meant something else by the phrase; otherwise it
+    stays personal to its users, kept to the areas and hours they said it in."""
     t0 = time.perf_counter()
     # retention on each site's request clock (a replay dated a year back keeps its turns), unless told a time
     pruned = store.prune(None if now is None else float(now))
@@ -632,21 +748,23 @@ def mine_store(store: InteractionStore, settings: LearnSettings, now: float | No
             return True
         if (r.src, normalize(r.dst)) not in dropped:  # once per rewrite, whichever layer mined it
             dropped.add((r.src, normalize(r.dst)))
-            users, sites = support.get((r.src, normalize(r.dst)), (set(), set()))
+            users, _, sites = support.agreeing(r.src, r.dst)
             audit.append({"ts": now, "event": "rejected", "kind": r.source, "src": r.src, "dst": r.dst,
                           "users": sorted(users), "sites": sorted(sites), "reason": f"guard: {reason}"})
         return False
 
     rewrites: list[LearnedRewrite] = []
     demoted: dict[str, list[LearnedRewrite]] = {}
+    conflicts = 0
     for r in mined:
         if not safe(r):
             continue
-        users, sites = support.get((r.src, normalize(r.dst)), (set(), set()))
+        users, conflicting, sites = support.agreeing(r.src, r.dst)
         r = replace(r, meta={**r.meta, "users": sorted(users), "sites": sorted(sites)})
-        if len(users) >= settings.min_global_users and len(sites) >= settings.min_global_sites:
+        if not conflicting and len(users) >= settings.min_global_users and len(sites) >= settings.min_global_sites:
             rewrites.append(r)
         else:
+            conflicts += bool(conflicting)
             for u in users:
                 if not u.startswith("site:"):
                     demoted.setdefault(u, []).append(r)
@@ -664,9 +782,12 @@ def mine_store(store: InteractionStore, settings: LearnSettings, now: float | No
         for r in demoted.get(u, []):
             own.setdefault(r.src, r)
         for r in own.values():
+            users, conflicting, sites = support.agreeing(r.src, r.dst)
+            if u in conflicting:  # this user mostly means something else by it
+                continue
             pr = LearnedRewrite(src=r.src, dst=r.dst, source="personal", user=u, score=r.score, support=r.support,
-                                meta={**r.meta, "users": [u], "sites": sorted(support.get(
-                                    (r.src, normalize(r.dst)), (set(), set()))[1])})
+                                meta={**r.meta, "users": [u], "sites": sorted(sites),
+                                      **support.scope(r.src, r.dst, u, home)})
             if safe(pr):
                 personal.append(pr)
     store.replace_rewrites("personal", personal)
@@ -689,7 +810,7 @@ def mine_store(store: InteractionStore, settings: LearnSettings, now: float | No
     return {
         "chains": len(all_chains), "precomputed": len(rewrites), "personal": len(personal),
         "users": len(by_user), "user_list": sorted(by_user), "pruned": pruned,
-        "guard_dropped": len(dropped), "demoted": sum(len(v) for v in demoted.values()),
+        "guard_dropped": len(dropped), "demoted": sum(len(v) for v in demoted.values()), "conflicts": conflicts,
         "miner": report.to_dict(), "seconds": round(time.perf_counter() - t0, 3),
     }
 

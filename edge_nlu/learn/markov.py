@@ -10,6 +10,8 @@ Decisions:
 - A self loop u -> u (the user repeats the same words) adds no transient edge; the repeated visit
   still counts towards u's visits and defects. Dropping it leaves absorption probabilities unchanged
   (a self loop only rescales the row) and keeps I - Q regular.
+- A final turn is successful when it worked (`StoredTurn.worked`: no defect signal and it resolved), so an
+  abandoned session's last failing phrasing is never taken for an answer.
 - A successful final turn absorbs into success(norm of what the model read): when a live rewrite
   made it succeed, the success belongs to the rewrite's target, not to the words said. So src's own
   success rate counts only successes where the model read src itself.
@@ -141,7 +143,7 @@ def _build(chain_list: list[list[StoredTurn]]) -> _Graph:
             seen.add(u)
             if st.turn.rewrite_text is None:  # how src fares as said; a rewritten use tells about the rewrite
                 g.visits[u] += 1
-                g.defects[u] += st.defect
+                g.defects[u] += not st.worked
             if k + 1 < len(chain):
                 v = chain[k + 1].turn.norm
                 if v == st.turn.norm:
@@ -149,7 +151,7 @@ def _build(chain_list: list[list[StoredTurn]]) -> _Graph:
                 else:
                     g.transitions += 1
                     g.edges[(u, g.index.setdefault(v, len(g.index)))] += 1
-            elif st.defect:
+            elif not st.worked:
                 g.ends[(u, 0)] += 1
             else:
                 read = st.turn.rewrite_text or st.turn.text

@@ -24,10 +24,12 @@ class LearnSettings:
     rephrase_window_s: float = 45.0
     """A next request later than this is never a rephrase of the previous one."""
     rephrase_threshold: float = 0.5
-    """Rephrase-detector probability from which the previous turn counts as rephrased."""
-    rephrase_threshold_after_defect: float = 0.25
-    """The same when the previous turn already has a defect signal (barge-in, not recognized, negative):
-    a retry is then much more likely, so less evidence from the wording is needed."""
+    """Probability from which the previous turn counts as retried: the wording detector's, moved by what
+    happened around the pair (contextual.py: a barge-in or a failure on the first turn, whether the second
+    worked, the devices both acted on)."""
+    variant_threshold: float = 0.85
+    """Wording-detector probability from which a request counts as a rewording of a learned failing phrasing,
+    so that its rewrite carries over (variants.py)."""
     session_gap_s: float = 60.0
     """Turns further apart than this belong to different sessions when mining."""
     defect_confidence: float = 0.7
@@ -65,6 +67,10 @@ class LearnSettings:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> LearnSettings:
         """Read the `learning:` section; unknown keys, wrong types and bad values are ConfigErrors."""
+        if isinstance(d, Mapping) and "rephrase_threshold_after_defect" in d:
+            raise ConfigError("learning.rephrase_threshold_after_defect: removed; the contextual rephrase detector "
+                              "weighs a defect on the first turn itself (learning.rephrase_threshold is the one "
+                              "threshold)")
         if isinstance(d, Mapping) and "min_confidence" in d:
             raise ConfigError("learning.min_confidence: removed; the top-level min_confidence is the one threshold "
                               "(below it a query is not recognized, and learning counts that turn as a defect)")

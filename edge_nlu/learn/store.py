@@ -32,6 +32,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
 
+from edge_nlu.domain.result import TARGETLESS_INTENTS
 from edge_nlu.errors import ConfigError, EdgeNLUError, ErrorCode
 from edge_nlu.learn.types import (
     DEFECT_SIGNALS,
@@ -45,8 +46,14 @@ from edge_nlu.learn.types import (
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-"""Bump (and migrate) when the schema changes, e.g. when SIGNALS grows (the CHECK lists the kinds)."""
+SCHEMA_VERSION = 2
+"""Bump (and migrate) when the schema changes, e.g. when SIGNALS grows (the CHECK lists the kinds).
+2: turns keep the request's area and the slots that carry its meaning (added to a version-1 store on open)."""
+_MIGRATIONS = (
+    ("area", "ALTER TABLE turns ADD COLUMN area TEXT"),
+    ("slots", "ALTER TABLE turns ADD COLUMN slots TEXT NOT NULL DEFAULT '{}'"),
+)
+"""Columns a version-1 store lacks, and how to add them."""
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 TEXT_CAP = 500
 """Characters kept of a turn's text, normalised text, rewrite and a signal's detail (longer: truncated)."""
@@ -65,14 +72,15 @@ _SQLITE_CODES = {11: ErrorCode.STORE_CORRUPT, 26: ErrorCode.STORE_CORRUPT, 13: E
                  10: ErrorCode.STORE_IO, 8: ErrorCode.STORE_READONLY, 14: ErrorCode.STORE_CANTOPEN,
                  5: ErrorCode.STORE_BUSY, 6: ErrorCode.STORE_BUSY}
 _DEFECTS = json.dumps(sorted(DEFECT_SIGNALS))
+_TARGETLESS = json.dumps(sorted(TARGETLESS_INTENTS))
 """Bound as :defects and read with json_each, so queries stay constant strings in sync with types.py."""
 _KINDS_SQL = ", ".join("'" + k.replace("'", "''") + "'" for k in SIGNALS)
 # Queries are constant strings: a None parameter disables its condition (:user IS NULL OR ...). That costs
 # an index for those filters, which is fine at the <= 200k-row cap of a hub and keeps SQL out of f-strings.
 _INSERT_TURN = (
     "INSERT INTO turns(query_id, ts, site, session, user, text, norm, rewrite_text, rewrite_source, context_digest, "
-    "intent, action, targets, confidence, recognized, error_code) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "intent, action, targets, confidence, recognized, error_code, area, slots) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _SELECT_TURNS = (
     "SELECT t.* FROM turns t WHERE (:user IS NULL OR t.user = :user) AND (:since IS NULL OR t.ts >= :since) "
@@ -90,7 +98,8 @@ _DEFECT_RATE = (
 _SUCCESSFUL = (  # per phrasing the model read: successes, last success, successes / uses
     "SELECT said, sum(ok), max(CASE WHEN ok THEN ts END), CAST(sum(ok) AS REAL) / count(*) FROM ("
     "SELECT coalesce(t.rewrite_text, t.text) AS said, t.ts AS ts, "
-    "(t.recognized = 1 AND t.action IS NOT NULL AND NOT EXISTS "
+    "(t.recognized = 1 AND t.action IS NOT NULL AND (t.targets != '[]' OR t.action IN "
+    "(SELECT value FROM json_each(:targetless))) AND NOT EXISTS "
     "(SELECT 1 FROM signals s WHERE s.turn_id = t.id AND s.kind IN (SELECT value FROM json_each(:defects)))) AS ok "
     "FROM turns t WHERE (:user IS NULL OR t.user = :user)) "
     "GROUP BY said HAVING sum(ok) > 0 ORDER BY sum(ok) DESC, max(CASE WHEN ok THEN ts END) DESC, said LIMIT :limit"
@@ -119,7 +128,8 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS turns (id INTEGER PRIMARY KEY, query_id TEXT, ts REAL NOT NULL, site TEXT NOT NULL, "
     "session TEXT, user TEXT, text TEXT NOT NULL, norm TEXT NOT NULL, rewrite_text TEXT, rewrite_source TEXT, "
     "context_digest TEXT NOT NULL DEFAULT '', intent TEXT, action TEXT, targets TEXT NOT NULL DEFAULT '[]', "
-    "confidence REAL NOT NULL DEFAULT 0, recognized INTEGER NOT NULL DEFAULT 1, error_code TEXT)",
+    "confidence REAL NOT NULL DEFAULT 0, recognized INTEGER NOT NULL DEFAULT 1, error_code TEXT, area TEXT, "
+    "slots TEXT NOT NULL DEFAULT '{}')",
     "CREATE INDEX IF NOT EXISTS turns_query ON turns(query_id)",
     "CREATE INDEX IF NOT EXISTS turns_session ON turns(site, session, ts)",
     "CREATE INDEX IF NOT EXISTS turns_user ON turns(user, ts)",
@@ -211,7 +221,8 @@ def _turn(row: sqlite3.Row, signals: tuple[str, ...] = ()) -> StoredTurn:
         user=row["user"], norm=row["norm"], rewrite_text=row["rewrite_text"], rewrite_source=row["rewrite_source"],
         context_digest=row["context_digest"], intent=row["intent"], action=row["action"],
         targets=tuple(json.loads(row["targets"])), confidence=row["confidence"], recognized=bool(row["recognized"]),
-        error_code=row["error_code"],
+        error_code=row["error_code"], area=row["area"] if "area" in row.keys() else None,
+        slots=json.loads(row["slots"]) if "slots" in row.keys() else {},
     )
     return StoredTurn(id=row["id"], turn=rec, signals=signals)
 
@@ -336,8 +347,12 @@ class InteractionStore:
                 if mode in ("rw", "memory"):
                     for stmt in _SCHEMA:
                         db.execute(stmt)
-                    db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
-                               (SCHEMA_VERSION,))
+                    have = {str(r[1]) for r in db.execute("PRAGMA table_info(turns)")}
+                    for column, stmt in _MIGRATIONS:
+                        if column not in have:
+                            db.execute(stmt)
+                    db.execute("INSERT INTO meta(key, value) VALUES ('schema_version', ?) ON CONFLICT(key) "
+                               "DO UPDATE SET value = excluded.value", (SCHEMA_VERSION,))
                 elif row is None:
                     raise StoreError(f"{self.path} is read-only and has no edge-nlu schema", ErrorCode.STORE_READONLY)
                 db.execute("COMMIT")
@@ -491,7 +506,8 @@ class InteractionStore:
                   _cap(t.norm, TEXT_CAP), _cap(t.rewrite_text, TEXT_CAP), _cap(t.rewrite_source),
                   _cap(t.context_digest), _cap(t.intent), _cap(t.action),
                   json.dumps([_cap(x) for x in t.targets[:MAX_TARGETS]]), t.confidence, int(t.recognized),
-                  _cap(t.error_code))
+                  _cap(t.error_code), _cap(t.area),
+                  json.dumps({_cap(str(k)): _cap(str(v)) for k, v in list(t.slots.items())[:16]}))
         offset = t.ts - time.time()  # the request clock against the host's at arrival (see `clock`)
         with self._tx(write=True) as db:
             cur = db.execute(_INSERT_TURN, values)
@@ -602,7 +618,8 @@ class InteractionStore:
         rewriter's personal (user given) or hub-wide (user None) index. The rate is successes over
         every turn that read the phrasing, so one that often fails ranks lower."""
         with self._tx() as db:
-            rows = db.execute(_SUCCESSFUL, {"user": user, "defects": _DEFECTS, "limit": limit}).fetchall()
+            rows = db.execute(_SUCCESSFUL, {"user": user, "defects": _DEFECTS, "limit": limit,
+                                             "targetless": _TARGETLESS}).fetchall()
         return [(str(r[0]), int(r[1]), float(r[2]), float(r[3])) for r in rows]
 
     def defect_rate(self, *, user: str | None = None, since: float | None = None,

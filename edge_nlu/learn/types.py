@@ -7,11 +7,16 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+from edge_nlu.domain.result import resolved_action
+
 SIGNALS = ("barge_in", "not_recognized", "positive", "negative", "correction", "rephrase")
 """Signal kinds a turn can receive after it was answered."""
 DEFECT_SIGNALS = frozenset({"barge_in", "not_recognized", "negative", "correction", "rephrase"})
 """Any of these after a turn makes it a defect."""
 REWRITE_SOURCES = ("precomputed", "personal", "global", "taught")
+MEANING_SLOTS = ("search_query", "media_class", "item", "message", "temperature", "brightness", "position",
+                 "volume_level", "color", "hours", "minutes", "seconds", "response")
+"""Slots whose value is what was asked for, kept with a turn; names, areas and domains only say where."""
 
 _PUNCT = re.compile(r"[^\w\s']+")
 _SPACE = re.compile(r"\s+")
@@ -60,6 +65,12 @@ class TurnRecord:
     """False when the answer was intentNotRecognized."""
     error_code: str | None = None
     """The result's error code, if any."""
+    area: str | None = None
+    """The area the request came from (the satellite's), as the context named it: where a habit holds."""
+    slots: dict[str, Any] = field(default_factory=dict)
+    """The action's slots that carry what was asked for (a search, an item, a level; see `MEANING_SLOTS`):
+    with the action and targets, what the turn meant, so that two users' different meanings of one phrase
+    are told apart when mining."""
 
     def __post_init__(self) -> None:
         if not self.norm:
@@ -73,7 +84,8 @@ class TurnRecord:
             rewrite_text=d.get("rewrite_text"), rewrite_source=d.get("rewrite_source"),
             context_digest=str(d.get("context_digest") or ""), intent=d.get("intent"), action=d.get("action"),
             targets=tuple(d.get("targets") or ()), confidence=float(d.get("confidence") or 0.0),
-            recognized=bool(d.get("recognized", True)), error_code=d.get("error_code"),
+            recognized=bool(d.get("recognized", True)), error_code=d.get("error_code"), area=d.get("area"),
+            slots=dict(d.get("slots") or {}),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -82,8 +94,20 @@ class TurnRecord:
             "session": self.session, "user": self.user, "norm": self.norm, "rewrite_text": self.rewrite_text,
             "rewrite_source": self.rewrite_source, "context_digest": self.context_digest, "intent": self.intent,
             "action": self.action, "targets": list(self.targets), "confidence": self.confidence,
-            "recognized": self.recognized, "error_code": self.error_code,
+            "recognized": self.recognized, "error_code": self.error_code, "area": self.area,
+            "slots": dict(self.slots),
         }
+
+    @property
+    def resolved(self) -> bool:
+        """Understood and acted on something (see `Result.resolution`); what a turn needs, besides no
+        defect signal after it, to count as having worked."""
+        return self.recognized and self.error_code is None and resolved_action(self.action, self.targets)
+
+    def meaning(self) -> tuple[Any, ...]:
+        """What the turn did, as mining compares outcomes: action, devices and the slots that carry content."""
+        return (self.action, tuple(sorted(self.targets)),
+                tuple(sorted((k, str(v).lower()) for k, v in self.slots.items())))
 
 
 @dataclass(frozen=True)
@@ -100,6 +124,12 @@ class StoredTurn:
     @property
     def defect(self) -> bool:
         return any(s in DEFECT_SIGNALS for s in self.signals)
+
+    @property
+    def worked(self) -> bool:
+        """No defect signal followed it and it resolved: only such a turn may be learned as an answer (a
+        failing phrasing that merely ended an abandoned session is not)."""
+        return not self.defect and self.turn.resolved
 
 
 @dataclass(frozen=True)
