@@ -21,7 +21,9 @@ _ids = itertools.count(1)
 
 def turn(text: str, *signals: str, user: str = "u1", ts: float = 0.0, rewrite_text: str | None = None,
          norm: str = "") -> StoredTurn:
-    rec = TurnRecord(ts=ts, site="kitchen", text=text, session="s", user=user, norm=norm, rewrite_text=rewrite_text)
+    # every turn resolves (a device acted on): whether it worked is the signals' say
+    rec = TurnRecord(ts=ts, site="kitchen", text=text, session="s", user=user, norm=norm, rewrite_text=rewrite_text,
+                     action="HassTurnOn", targets=("light.kitchen",))
     return StoredTurn(id=next(_ids), turn=rec, signals=signals)
 
 

@@ -26,6 +26,7 @@ DAY = 86400.0
 def rec(ts: float, text: str = "turn on the lamp", **kw: object) -> TurnRecord:
     kw.setdefault("site", "kitchen")
     kw.setdefault("action", "HassTurnOn")
+    kw.setdefault("targets", ("light.lamp",))
     return TurnRecord(ts=ts, text=text, **kw)  # type: ignore[arg-type]
 
 
@@ -264,6 +265,7 @@ def test_successful_texts(store: InteractionStore) -> None:
     store.add_signal(ok, "positive", 6.5)
     store.record_turn(rec(7.0, "blorp", user="ann", recognized=False))
     store.record_turn(rec(8.0, "what time is it", user="ann", action=None))
+    store.record_turn(rec(9.0, "turn on the thing", user="ann", targets=()))  # understood, resolving to nothing
     # ann read "lamp on" 4 times, 3 worked (the rephrased one did not): rate 0.75
     assert store.successful_texts("ann") == [("lamp on", 3, 6.0, 0.75), ("turn on the lamp", 1, 4.0, 1.0)]
     assert store.successful_texts() == [("lamp on", 4, 6.0, 0.8), ("turn on the lamp", 1, 4.0, 1.0)]

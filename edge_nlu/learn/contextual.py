@@ -38,9 +38,12 @@ SAME_DEVICE = 0.5
 """The second acted on a device the first did: a correction of the same request is likelier."""
 SLOW = -0.5
 """A second turn in the later half of the window: a retry usually comes within seconds."""
-MAX_EVIDENCE = 3.5
-"""Context cues together move the odds by at most this much (they are not independent)."""
-_CLIP = 0.02
+MAX_EVIDENCE = 4.5
+"""Context cues together move the odds by at most this much (they are not independent): enough for a
+failure that was cut off and followed at once by a request that works to outweigh wording that shares
+nothing, not enough for context alone to link two requests that both worked."""
+_CLIP = 0.05
+"""The wording's probability is taken within [_CLIP, 1 - _CLIP]: a small model's certainty is not certain."""
 
 
 @dataclass(frozen=True)

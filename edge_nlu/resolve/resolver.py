@@ -444,7 +444,21 @@ def _climate_set(req: Request, targets: list[Entity], slots: dict[str, Any]) -> 
             value = int(value) if value is not None and value.is_integer() else value
     if value is not None:
         slots["temperature"] = value
+        # Home Assistant refuses a target outside the device's range (climate.set_temperature validates
+        # min_temp/max_temp, 7-35 by default): such a request ("to 218 degrees", a misheard 18) does nothing
+        targets = [e for e in targets if _in_range(e, value)]
     return Action("HassClimateSetTemperature", slots, tuple(sorted(e.id for e in targets)))
+
+
+def _in_range(e: Entity, value: Any) -> bool:
+    v = finite_float(value)
+    if v is None:
+        return True
+    lo, hi = finite_float(e.attributes.get("min_temp")), finite_float(e.attributes.get("max_temp"))
+    fahrenheit = str(e.attributes.get("temperature_unit") or "").upper().endswith("F")
+    lo = (45.0 if fahrenheit else 7.0) if lo is None else lo
+    hi = (95.0 if fahrenheit else 35.0) if hi is None else hi
+    return lo <= v <= hi
 
 
 def _vacuum(req: Request, ha: str = "HassVacuumStart") -> Action:
