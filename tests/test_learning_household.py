@@ -291,7 +291,7 @@ def test_a_version_1_store_gains_the_area_and_slots_of_its_turns(tmp_path: Path)
     db.close()
     with InteractionStore(path) as s:
         (old,) = s.turns()
-        assert old.turn.area is None and old.turn.slots == {} and old.worked
+        assert old.turn.area is None and old.turn.slots is None and old.worked
         s.record_turn(TurnRecord(ts=MORNING + 5, site="den-sat", text="play rain sounds", area="den",
                                  action="HassMediaSearchAndPlay", targets=("media_player.den",),
                                  slots={"search_query": "rain"}))
@@ -302,3 +302,14 @@ def test_a_version_1_store_gains_the_area_and_slots_of_its_turns(tmp_path: Path)
     db.close()
     rec = new.turn
     assert TurnRecord.from_dict(rec.to_dict()) == rec
+
+
+def test_the_same_list_with_another_item_is_another_request() -> None:
+    def add(item: str) -> TurnRecord:
+        return TurnRecord(ts=0.0, site="s", text=f"add {item} to the list", intent="lists_createoradd",
+                          confidence=0.95, action="HassListAddItem", targets=("todo.shopping",), slots={"item": item})
+
+    pair = contextual.Pair(add("bread"), (), add("lemons"), 9.0, wording=0.75)
+    assert contextual.probability(pair, 45.0) < 0.5
+    again = contextual.Pair(add("bread"), (), add("bread"), 9.0, wording=1.0)
+    assert contextual.probability(again, 45.0) == 1.0

@@ -809,3 +809,13 @@ def test_a_robot_vacuum_sent_home_returns_to_base(house: Home, text: str) -> Non
     r = run(house, text, "iot_cleaning", area="Den")
     assert r[0] is not None and r[0].intent == "HassVacuumReturnToBase" and r[0].targets
     assert all(t.startswith("vacuum.") for t in r[0].targets)
+
+
+@pytest.mark.parametrize(("said", "value", "targets"), [
+    ("set the den to 23 degrees", "23", ["climate.den_heat_pump"]),
+    ("set the den to 218 degrees", "218", []),  # Home Assistant refuses it (7-35 unless the device says)
+    ("set the den to 3 degrees", "3", []),
+])
+def test_a_temperature_outside_the_devices_range_does_not_resolve(house, said, value, targets):
+    r = run(house, said, "iot_climate_set", ("temperature", value), area="Den")
+    check(r, "HassClimateSetTemperature", targets)

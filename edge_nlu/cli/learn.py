@@ -7,10 +7,13 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from edge_nlu.errors import ConfigError, ErrorCode
 from edge_nlu.learn.settings import LearnSettings
+
+if TYPE_CHECKING:
+    from edge_nlu.domain.home import Home
 
 
 def register(sub: Any) -> None:
@@ -41,6 +44,21 @@ def learn_settings(config: Path | None, store: Path | None) -> LearnSettings:
     if learning is None:
         raise ConfigError(f"{config} has no `learning:` section; nothing is recorded", ErrorCode.LEARNING_OFF)
     return learning
+
+
+def config_home(config: Path | None) -> Home | None:
+    """The serve config's home file, when it names one: mining then knows the device classes the guard checks
+    and the floors a personal habit's rooms are on. A home that only arrives over MQTT is not known here."""
+    if config is None:
+        return None
+    from edge_nlu.domain.home import Home
+    from edge_nlu.service.config import read_config_file
+
+    raw = read_config_file(config).get("home")
+    if not isinstance(raw, str) or not raw:
+        return None
+    path = Path(raw) if Path(raw).is_absolute() else config.resolve().parent / raw
+    return Home.load(path) if path.exists() else None
 
 
 def parse_before(raw: str) -> float:
@@ -79,7 +97,7 @@ def run_learn(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
                 for e in audit:
                     out.write(audit_line(e) + "\n")
             return 0
-        report = mine_store(store, settings)
+        report = mine_store(store, settings, home=config_home(args.config))
     report.pop("user_list", None)
     if args.json:
         out.write(json.dumps(report) + "\n")

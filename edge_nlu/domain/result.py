@@ -24,9 +24,33 @@ TARGETLESS_INTENTS = frozenset({
 list): resolved without targets, so learning does not take "set a timer" for a failure."""
 
 
-def resolved_action(intent: str | None, targets: tuple[str, ...] | list[str], answered: bool = False) -> bool:
-    """An action that does something: it names devices, answers, or is an intent that needs no device."""
-    return intent is not None and (bool(targets) or answered or intent in TARGETLESS_INTENTS)
+REQUIRED_SLOTS: dict[str, tuple[str, ...]] = {
+    "HassMediaSearchAndPlay": ("search_query",), "HassLightSet": ("brightness", "color", "temperature", "color_temp"),
+    "HassClimateSetTemperature": ("temperature",), "HassSetPosition": ("position",),
+    "HassSetVolume": ("volume_level",), "HassListAddItem": ("item",), "HassShoppingListAddItem": ("item",),
+    "HassStartTimer": ("hours", "minutes", "seconds"), "HassBroadcast": ("message",),
+}
+"""Home Assistant intents that do nothing without one of these slots (their slot combinations): "play" with
+nothing to search for, "set the light" to no level or colour."""
+
+
+QUESTION_INTENTS = frozenset({
+    "HassGetState", "HassClimateGetTemperature", "HassGetWeather", "HassGetCurrentTime", "HassGetCurrentDate",
+    "HassTimerStatus", "HassRespond",
+})
+"""Intents whose spoken answer is the outcome ("nobody is home"); for any other intent a reply without a
+device is an apology ("there is no area called wet room"), not a result."""
+
+
+def resolved_action(intent: str | None, targets: tuple[str, ...] | list[str], answered: bool = False,
+                    slots: dict[str, Any] | None = None) -> bool:
+    """An action that does something: it names devices, answers a question, or is an intent that needs no
+    device, and it has what its intent needs to act (`REQUIRED_SLOTS`; not checked when `slots` is None)."""
+    answered = answered and intent in QUESTION_INTENTS
+    if intent is None or not (targets or answered or intent in TARGETLESS_INTENTS):
+        return False
+    need = REQUIRED_SLOTS.get(intent)
+    return slots is None or need is None or any(slots.get(k) not in (None, "") for k in need)
 
 @dataclass(frozen=True)
 class Slot:
@@ -200,7 +224,7 @@ class Result:
     def resolved(self) -> bool:
         """The action does something (devices, an answer, or an intent that needs no device)."""
         a = self.action
-        return a is not None and resolved_action(a.intent, a.targets, bool(self.response))
+        return a is not None and resolved_action(a.intent, a.targets, bool(self.response), a.slots)
 
     def resolution(self, min_confidence: float) -> int:
         """How far the request got: 0 not understood (an error, below `min_confidence`, or no action),

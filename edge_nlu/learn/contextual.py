@@ -33,7 +33,8 @@ NOW_WORKS = 1.0
 """The second turn resolved where the first did not: the shape of a successful retry."""
 OTHER_DEVICE = -2.5
 """Both turns worked, nothing marked the first as wrong, and the second did the same kind of thing to
-other devices: two requests in a row ("turn on the porch light", "turn on the garden light")."""
+other devices, or to the same ones with other content: two requests in a row ("turn on the porch
+light", "turn on the garden light"; "add bread to the list", "add lemons to the list")."""
 SAME_DEVICE = 0.5
 """The second acted on a device the first did: a correction of the same request is likelier."""
 SLOW = -0.5
@@ -82,10 +83,12 @@ def evidence(pair: Pair, window_s: float) -> float:
     if b.resolved and not a.resolved:
         z += NOW_WORKS
     if a.resolved and b.resolved and a.targets and b.targets:
-        if set(a.targets) & set(b.targets):
+        same_devices = bool(set(a.targets) & set(b.targets))
+        other_content = bool(a.slots) and bool(b.slots) and a.meaning()[2] != b.meaning()[2]
+        if not explicit and a.action == b.action and (not same_devices or other_content):
+            z += OTHER_DEVICE  # "add bread to the list", then "add lemons to the list": another request
+        elif same_devices:
             z += SAME_DEVICE
-        elif not explicit and a.action == b.action:
-            z += OTHER_DEVICE
     if pair.gap_s > window_s / 2:
         z += SLOW
     return max(-MAX_EVIDENCE, min(MAX_EVIDENCE, z))

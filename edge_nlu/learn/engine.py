@@ -371,7 +371,9 @@ class SelfLearning:
                      ts: float, query_id: str | None, ctx: dict[str, Any]) -> TurnRecord:
         nlu, action, rw = result.nlu, result.action, result.rewrite
         digest = hashlib.sha256(json.dumps(ctx, sort_keys=True, default=str).encode()).hexdigest()[:16]
-        area = ctx.get("area")
+        said = ctx.get("area")
+        found = self.nlu.home.area(said) if isinstance(said, str) else None
+        area = found.id if found is not None else said  # the id: mining may run without the home
         slots = {k: action.slots[k] for k in MEANING_SLOTS if action is not None and action.slots.get(k) is not None}
         return TurnRecord(
             ts=ts, site=site, text=text.strip(), query_id=query_id, session=session, user=user,

@@ -76,7 +76,7 @@ def in_scope(meta: dict[str, Any], area: str | None, ts: float, home: Home | Non
     areas = meta.get("areas")
     if areas:
         here = _area_id(area, home)
-        if here is None or here not in {str(a) for a in areas}:
+        if here is None or here not in {_area_id(str(a), home) for a in areas}:
             return False
     hours = meta.get("hours")
     if isinstance(hours, list) and len(hours) == 2:

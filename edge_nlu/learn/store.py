@@ -51,7 +51,7 @@ SCHEMA_VERSION = 2
 2: turns keep the request's area and the slots that carry its meaning (added to a version-1 store on open)."""
 _MIGRATIONS = (
     ("area", "ALTER TABLE turns ADD COLUMN area TEXT"),
-    ("slots", "ALTER TABLE turns ADD COLUMN slots TEXT NOT NULL DEFAULT '{}'"),
+    ("slots", "ALTER TABLE turns ADD COLUMN slots TEXT"),
 )
 """Columns a version-1 store lacks, and how to add them."""
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
@@ -129,7 +129,7 @@ _SCHEMA = (
     "session TEXT, user TEXT, text TEXT NOT NULL, norm TEXT NOT NULL, rewrite_text TEXT, rewrite_source TEXT, "
     "context_digest TEXT NOT NULL DEFAULT '', intent TEXT, action TEXT, targets TEXT NOT NULL DEFAULT '[]', "
     "confidence REAL NOT NULL DEFAULT 0, recognized INTEGER NOT NULL DEFAULT 1, error_code TEXT, area TEXT, "
-    "slots TEXT NOT NULL DEFAULT '{}')",
+    "slots TEXT)",
     "CREATE INDEX IF NOT EXISTS turns_query ON turns(query_id)",
     "CREATE INDEX IF NOT EXISTS turns_session ON turns(site, session, ts)",
     "CREATE INDEX IF NOT EXISTS turns_user ON turns(user, ts)",
@@ -222,7 +222,7 @@ def _turn(row: sqlite3.Row, signals: tuple[str, ...] = ()) -> StoredTurn:
         context_digest=row["context_digest"], intent=row["intent"], action=row["action"],
         targets=tuple(json.loads(row["targets"])), confidence=row["confidence"], recognized=bool(row["recognized"]),
         error_code=row["error_code"], area=row["area"] if "area" in row.keys() else None,
-        slots=json.loads(row["slots"]) if "slots" in row.keys() else {},
+        slots=json.loads(row["slots"]) if "slots" in row.keys() and row["slots"] is not None else None,
     )
     return StoredTurn(id=row["id"], turn=rec, signals=signals)
 
@@ -507,7 +507,8 @@ class InteractionStore:
                   _cap(t.context_digest), _cap(t.intent), _cap(t.action),
                   json.dumps([_cap(x) for x in t.targets[:MAX_TARGETS]]), t.confidence, int(t.recognized),
                   _cap(t.error_code), _cap(t.area),
-                  json.dumps({_cap(str(k)): _cap(str(v)) for k, v in list(t.slots.items())[:16]}))
+                  None if t.slots is None
+                  else json.dumps({_cap(str(k)): _cap(str(v)) for k, v in list(t.slots.items())[:16]}))
         offset = t.ts - time.time()  # the request clock against the host's at arrival (see `clock`)
         with self._tx(write=True) as db:
             cur = db.execute(_INSERT_TURN, values)

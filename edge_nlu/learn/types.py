@@ -15,7 +15,7 @@ DEFECT_SIGNALS = frozenset({"barge_in", "not_recognized", "negative", "correctio
 """Any of these after a turn makes it a defect."""
 REWRITE_SOURCES = ("precomputed", "personal", "global", "taught")
 MEANING_SLOTS = ("search_query", "media_class", "item", "message", "temperature", "brightness", "position",
-                 "volume_level", "color", "hours", "minutes", "seconds", "response")
+                 "volume_level", "color", "color_temp", "hours", "minutes", "seconds", "response")
 """Slots whose value is what was asked for, kept with a turn; names, areas and domains only say where."""
 
 _PUNCT = re.compile(r"[^\w\s']+")
@@ -67,10 +67,10 @@ class TurnRecord:
     """The result's error code, if any."""
     area: str | None = None
     """The area the request came from (the satellite's), as the context named it: where a habit holds."""
-    slots: dict[str, Any] = field(default_factory=dict)
+    slots: dict[str, Any] | None = None
     """The action's slots that carry what was asked for (a search, an item, a level; see `MEANING_SLOTS`):
     with the action and targets, what the turn meant, so that two users' different meanings of one phrase
-    are told apart when mining."""
+    are told apart when mining. None: not recorded (a turn from before the store kept them)."""
 
     def __post_init__(self) -> None:
         if not self.norm:
@@ -85,7 +85,7 @@ class TurnRecord:
             context_digest=str(d.get("context_digest") or ""), intent=d.get("intent"), action=d.get("action"),
             targets=tuple(d.get("targets") or ()), confidence=float(d.get("confidence") or 0.0),
             recognized=bool(d.get("recognized", True)), error_code=d.get("error_code"), area=d.get("area"),
-            slots=dict(d.get("slots") or {}),
+            slots=dict(d["slots"]) if isinstance(d.get("slots"), dict) else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -95,19 +95,20 @@ class TurnRecord:
             "rewrite_source": self.rewrite_source, "context_digest": self.context_digest, "intent": self.intent,
             "action": self.action, "targets": list(self.targets), "confidence": self.confidence,
             "recognized": self.recognized, "error_code": self.error_code, "area": self.area,
-            "slots": dict(self.slots),
+            "slots": dict(self.slots) if self.slots is not None else None,
         }
 
     @property
     def resolved(self) -> bool:
         """Understood and acted on something (see `Result.resolution`); what a turn needs, besides no
         defect signal after it, to count as having worked."""
-        return self.recognized and self.error_code is None and resolved_action(self.action, self.targets)
+        return self.recognized and self.error_code is None and resolved_action(self.action, self.targets,
+                                                                                slots=self.slots)
 
     def meaning(self) -> tuple[Any, ...]:
         """What the turn did, as mining compares outcomes: action, devices and the slots that carry content."""
         return (self.action, tuple(sorted(self.targets)),
-                tuple(sorted((k, str(v).lower()) for k, v in self.slots.items())))
+                tuple(sorted((k, str(v).lower()) for k, v in (self.slots or {}).items())))
 
 
 @dataclass(frozen=True)
