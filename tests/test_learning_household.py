@@ -313,3 +313,14 @@ def test_the_same_list_with_another_item_is_another_request() -> None:
     assert contextual.probability(pair, 45.0) < 0.5
     again = contextual.Pair(add("bread"), (), add("bread"), 9.0, wording=1.0)
     assert contextual.probability(again, 45.0) == 1.0
+
+
+def test_a_retrieved_phrasing_keeps_what_the_request_named() -> None:
+    from edge_nlu.learn.variants import keeps_content
+
+    assert keeps_content("switch on the porch light", "turn on the porch light")
+    assert keeps_content("turn on the pork light", "turn on the porch light")  # a sound-alike for what it lost
+    assert not keeps_content("turn off the party lights", "turn off the lights")
+    named = frozenset({"party", "lights"})  # the words the model read as naming something
+    assert not keeps_content("turn off the party lights", "turn off the lights", named)
+    assert keeps_content("douse the party lights", "turn off the party lights", named)  # only the verb changed

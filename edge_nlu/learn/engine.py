@@ -32,7 +32,7 @@ from edge_nlu.learn.scope import in_scope, learn_scope
 from edge_nlu.learn.settings import LearnSettings
 from edge_nlu.learn.store import ANY_USER, InteractionStore
 from edge_nlu.learn.types import MEANING_SLOTS, LearnedRewrite, Preference, StoredTurn, TurnRecord, normalize
-from edge_nlu.learn.variants import home_words, transfer_edit, variant_of
+from edge_nlu.learn.variants import home_words, keeps_content, transfer_edit, variant_of
 
 if TYPE_CHECKING:  # loaded only when a rewriter model folder is there (onnxruntime, tokenizers)
     from edge_nlu.learn.encoder import SentenceEncoder
@@ -355,8 +355,12 @@ class SelfLearning:
         self.rewrite_ms.append((t2 - t0) * 1e3)
         names = _names(base)
         said = _mentioned(text, names)
+        spans = original.nlu.slots if original.nlu is not None else ()
+        named = frozenset(w for sl in spans for w in normalize(sl.value).split())
         for c in cands[:3]:
             if _mentioned(c.text, names) != said:  # never move a request to another room
+                continue
+            if not keeps_content(text, c.text, named):  # nor drop what it named ("the party lights" -> "the lights")
                 continue
             r2 = self.nlu.parse_result(c.text, ctx, query_id, home=home)
             if r2.succeeded(self.settings.defect_confidence) and r2.confidence > original.confidence:

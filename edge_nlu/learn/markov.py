@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge_nlu.config_fields import read_section
-from edge_nlu.learn.types import LearnedRewrite, StoredTurn, normalize
+from edge_nlu.learn.types import LearnedRewrite, StoredTurn, TurnRecord, normalize
 
 FAILURE = "<failure>"
 """Key of the failure absorbing state in `absorption` rows."""
@@ -126,6 +126,8 @@ class _Graph:
     defects: Counter[int] = field(default_factory=Counter)
     support: Counter[int] = field(default_factory=Counter)
     own_success: Counter[int] = field(default_factory=Counter)
+    own_key: defaultdict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    """Success states a state reached when read as said (its own success is not a rewrite target)."""
     texts: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     transitions: int = 0
     self_loops: int = 0
@@ -155,13 +157,31 @@ def _build(chain_list: list[list[StoredTurn]]) -> _Graph:
                 g.ends[(u, 0)] += 1
             else:
                 read = st.turn.rewrite_text or st.turn.text
-                h = normalize(read) if st.turn.rewrite_text else st.turn.norm
+                h = success_key(st.turn)
                 g.ends[(u, g.abs_index.setdefault(h, len(g.abs_index)))] += 1
                 g.texts[h][read] += 1
-                g.own_success[u] += h == st.turn.norm
+                as_said = st.turn.rewrite_text is None or normalize(st.turn.rewrite_text) == st.turn.norm
+                g.own_success[u] += as_said
+                if as_said:
+                    g.own_key[u][h] += 1
         g.support.update(seen)
     g.states, g.absorbing = list(g.index), list(g.abs_index)
     return g
+
+
+def success_key(turn: TurnRecord) -> str:
+    """The absorbing state of a successful final turn: what it did (action, devices, content slots) when the
+    turn recorded that, so that users who end at different phrasings of one outcome ("play X on the
+    projector", "put X on") pool their evidence; else the words the model read."""
+    if turn.slots is None or turn.action is None:
+        return normalize(turn.rewrite_text or turn.text)
+    return "\x00" + repr(turn.meaning())
+
+
+def _own(g: _Graph, u: int) -> str:
+    """u's own success state: the commonest one it reached as said, else its words."""
+    c = g.own_key.get(u)
+    return c.most_common(1)[0][0] if c else g.states[u]
 
 
 def _defect_rate(g: _Graph, u: int) -> float:
@@ -335,7 +355,7 @@ def mine(chain_list: list[list[StoredTurn]], settings: MinerSettings) -> tuple[l
         final, undecided = tol <= settings.tolerance, []
         for srcs, cols, b, res, size in _solve(g, todo, settings, report, tol):
             # candidates: success(h) for h != src; failure (index 0) and success(src) masked out
-            own_col = np.array([g.abs_index.get(g.states[s], -1) for s in srcs.tolist()])
+            own_col = np.array([g.abs_index.get(_own(g, s), -1) for s in srcs.tolist()])
             masked = np.where((cols[:, None] == 0) | (cols[:, None] == own_col[None, :]), -1.0, b)
             best = masked.argmax(axis=0)  # ties: the absorbing state seen first
             for k, u in enumerate(srcs.tolist()):

@@ -19,7 +19,7 @@ from rapidfuzz import fuzz
 
 from edge_nlu.errors import ErrorCode, ModelError
 from edge_nlu.learn.encoder import REQUIRED, verify_dir
-from edge_nlu.learn.types import normalize
+from edge_nlu.learn.types import STOPWORDS, normalize
 from edge_nlu.model.session import make_session
 
 FEATURES = (
@@ -30,12 +30,6 @@ FEATURES = (
 """Names of the `pair_features` columns, in order; the model's manifest lists the ones it was trained on."""
 N_FEATURES = len(FEATURES)
 
-STOPWORDS = frozenset(
-    "a an the to of off on in at for from by with and or is are was be it its it's this that these those "
-    "me my i you your we our us please can could would will you'd i'd want like just now some any do does "
-    "what what's whats how how's is there here up down turn switch set make put get".split()
-)
-"""Function words and the commonest command verbs: overlap in these says little about the request."""
 ANTONYMS = (
     ("on", "off"), ("up", "down"), ("open", "close"), ("open", "shut"), ("lock", "unlock"), ("start", "stop"),
     ("increase", "decrease"), ("brighter", "dimmer"), ("louder", "quieter"), ("warmer", "cooler"),

@@ -14,10 +14,16 @@ SIGNALS = ("barge_in", "not_recognized", "positive", "negative", "correction", "
 DEFECT_SIGNALS = frozenset({"barge_in", "not_recognized", "negative", "correction", "rephrase"})
 """Any of these after a turn makes it a defect."""
 REWRITE_SOURCES = ("precomputed", "personal", "global", "taught")
-MEANING_SLOTS = ("search_query", "media_class", "item", "message", "temperature", "brightness", "position",
+MEANING_SLOTS = ("search_query", "item", "message", "temperature", "brightness", "position",
                  "volume_level", "color", "color_temp", "hours", "minutes", "seconds", "response")
 """Slots whose value is what was asked for, kept with a turn; names, areas and domains only say where."""
 
+STOPWORDS = frozenset(
+    "a an the to of off on in at for from by with and or is are was be it its it's this that these those "
+    "me my i you your we our us please can could would will you'd i'd want like just now some any do does "
+    "what what's whats how how's is there here up down turn switch set make put get".split()
+)
+"""Function words and the commonest command verbs: overlap in these says little about the request."""
 _PUNCT = re.compile(r"[^\w\s']+")
 _SPACE = re.compile(r"\s+")
 

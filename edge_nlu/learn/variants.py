@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from difflib import SequenceMatcher
 
+from rapidfuzz import fuzz
+
 from edge_nlu.domain.home import Home
-from edge_nlu.learn.types import normalize
+from edge_nlu.learn.types import STOPWORDS, normalize
 
 _NUMBER = re.compile(r"^\d+(?:[.,]\d+)?$")
 NUMBER_WORDS = frozenset(
@@ -62,3 +64,18 @@ def transfer_edit(src: str, dst: str, text: str) -> str:
                 if tw[k:k + len(old)] == old:
                     return " ".join(tw[:k] + rep + tw[k + len(old):])
     return dst
+
+
+def keeps_content(text: str, candidate: str, named: frozenset[str] | None = None, min_alike: float = 60.0) -> bool:
+    """A retrieved phrasing may stand for the request only if it keeps what the request named: every word of
+    `named` (the words of the model's slot spans; None: every content word) is in it, or the words it lost
+    sound like the words it brought ("fast tune" -> "festoon"). "turn off the party lights" -> "turn off the
+    lights" loses "party" and is refused; "douse the kitchen lights" -> "turn off the kitchen lights" only
+    swaps the verb."""
+    tw = [w for w in normalize(text).split() if w not in STOPWORDS]
+    cw = [w for w in normalize(candidate).split() if w not in STOPWORDS]
+    lost = [w for w in tw if w not in cw and (named is None or w in named)]
+    if not lost:
+        return True
+    brought = [w for w in cw if w not in tw]
+    return bool(brought) and fuzz.ratio(" ".join(lost), " ".join(brought)) >= min_alike
