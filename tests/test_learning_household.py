@@ -100,7 +100,8 @@ def engine(store: InteractionStore) -> SelfLearning:
 
 def _say(engine: SelfLearning, text: str, user: str, ts: float, *, site: str = "den-sat", area: str = "den",
          barge: bool = False) -> Result:
-    r = engine.handle_result(text, site=site, session=f"{site}-{ts}", user=user, ts=ts, context={"area": area})
+    r = engine.handle_result(text, site=site, session=f"{site}-{ts}", user=user, ts=ts, context={"area": area},
+                             query_id=f"{site}-{ts}")
     if barge:
         engine.barge_in(site, f"{site}-{ts}", ts + 1)
     return r
@@ -324,3 +325,32 @@ def test_a_retrieved_phrasing_keeps_what_the_request_named() -> None:
     named = frozenset({"party", "lights"})  # the words the model read as naming something
     assert not keeps_content("turn off the party lights", "turn off the lights", named)
     assert keeps_content("douse the party lights", "turn off the party lights", named)  # only the verb changed
+
+
+def test_users_agreeing_on_one_satellite_teach_only_that_satellite(engine: SelfLearning,
+                                                                   store: InteractionStore) -> None:
+    """A room-bound idiom said by three people at one satellite is theirs there; a client forging three users
+    from one satellite changes nothing anywhere else."""
+    for k, user in enumerate(("ann", "bob", "cy")):
+        _retry(engine, "fancy some heat", "turn on the sauna", user, MORNING + 1000 * k, site="den-sat")
+    engine.learn()
+    (r,) = store.rewrites(source="precomputed")
+    assert r.meta["only_sites"] == ["den-sat"]
+    assert _say(engine, "fancy some heat", "dee", MORNING + 9000).rewrite is not None
+    assert _say(engine, "fancy some heat", "dee", MORNING + 9100, site="porch-sat", area="den").rewrite is None
+
+
+def test_taught_again_in_another_room_the_places_add_up(engine: SelfLearning, store: InteractionStore) -> None:
+    for k, area in enumerate(("den", "porch")):
+        _say(engine, "fancy some heat", "ann", MORNING + 1000 * k, site=f"{area}-sat", area=area, barge=False)
+        assert engine.feedback_refusal(_last_qid(store), "negative", site=f"{area}-sat") is None
+        _say(engine, "turn on the sauna", "ann", MORNING + 1000 * k + 5, site=f"{area}-sat", area=area)
+    (r,) = store.rewrites(source="taught")
+    assert r.meta["areas"] == ["den", "porch"]  # both rooms of the ground floor
+    assert _say(engine, "fancy some heat", "ann", MORNING + 5000, site="attic-sat", area="attic").rewrite is None
+
+
+def _last_qid(store: InteractionStore) -> str:
+    last = max(store.turns(), key=lambda t: t.turn.ts)
+    assert last.turn.query_id is not None
+    return last.turn.query_id

@@ -152,20 +152,20 @@ def test_global_promotion_needs_distinct_users_on_distinct_sites(engine: SelfLea
         engine.handle("turn off the kitchen lights", site=site, session=f"b{t}", user=user, ts=t + 5,
                       context=KITCHEN)
 
-    for k in range(4):  # four users, one satellite: stays personal to them
+    for k in range(4):  # four "users", one satellite: it holds at that satellite only
         chain(f"u{k}", "kitchen-puck", T0 + 1000 * k)
     report = engine.learn(now=T0 + 10_000)
-    assert report["precomputed"] == 0 and report["demoted"] == 4
-    assert {r.user for r in store.rewrites(source="personal")} == {"u0", "u1", "u2", "u3"}
-    assert engine.handle("douse the kitchen lights", site="kitchen-puck", user="u0", ts=T0 + 20_000,
-                         context=KITCHEN)["rewrite"]["source"] == "personal"
-    assert engine.handle("douse the kitchen lights", site="kitchen-puck", user="newcomer", ts=T0 + 20_100,
+    (rw,) = store.rewrites(user=None, source="precomputed")
+    assert rw.meta["only_sites"] == ["kitchen-puck"]
+    assert engine.handle("douse the kitchen lights", site="kitchen-puck", user="newcomer", ts=T0 + 20_000,
+                         context=KITCHEN)["rewrite"]["source"] == "precomputed"
+    assert engine.handle("douse the kitchen lights", site="kitchen-screen", user="newcomer", ts=T0 + 20_100,
                          context=KITCHEN)["rewrite"] is None
     chain("u4", "kitchen-screen", T0 + 30_000)  # a second satellite: now it is for everyone
     report = engine.learn(now=T0 + 40_000)
     (rw,) = store.rewrites(user=None, source="precomputed")
     assert rw.src == "douse the kitchen lights" and rw.meta["users"] == ["u0", "u1", "u2", "u3", "u4"]
-    assert rw.meta["sites"] == ["kitchen-puck", "kitchen-screen"]
+    assert rw.meta["sites"] == ["kitchen-puck", "kitchen-screen"] and "only_sites" not in rw.meta
 
 
 def test_corrections_must_come_from_the_turn_own_site_and_user_in_time(engine: SelfLearning,

@@ -47,6 +47,8 @@ TEACH_INTENT = "teach_preference"
 YES = frozenset({"yes", "yes please", "yeah", "yep", "yes confirm", "confirm", "i confirm", "yes do it", "do it",
                  "sure", "correct", "that's right", "thats right"})
 NO = frozenset({"no", "nope", "no thanks", "cancel", "don't", "dont", "no don't", "never mind", "nevermind"})
+MAX_SEEN = 50
+"""Places and times kept per taught rewrite (the newest)."""
 MAX_PENDING = 256
 """Open questions and confirmations kept at once (oldest dropped): a flood of sites cannot grow them."""
 _FUTURE_SLACK_S = 5.0
@@ -230,14 +232,14 @@ class SelfLearning:
             ctx["history"] = hist + list(ctx.get("history") or [])
         t0 = time.perf_counter()
         area = ctx.get("area") if isinstance(ctx.get("area"), str) else None
-        rewrite = self._table_rewrite(text, user, prefs, base, area, ts)
+        rewrite = self._table_rewrite(text, user, prefs, base, area, ts, site)
         self.rewrite_ms.append((time.perf_counter() - t0) * 1e3)
         if rewrite is not None and not rewrite[3]:  # a phrase the user taught outright means what they said
             result = self.nlu.parse_result(rewrite[0], ctx, query_id, home=home)
         else:
             result = original = self.nlu.parse_result(text, ctx, query_id, home=home)
             if rewrite is None and not self._sure(original):
-                rewrite = self._variant_rewrite(text, user, base, area, ts)
+                rewrite = self._variant_rewrite(text, user, base, area, ts, site)
             if rewrite is not None:
                 checked = self._checked_rewrite(text, rewrite[0], original, ctx, query_id, home, base)
                 if checked is None:
@@ -257,10 +259,8 @@ class SelfLearning:
             entry = {"ts": ts, "kind": "taught", "src": normalize(answering.text), "dst": text.strip(),
                      "users": [user], "sites": [site]}
             if reason is None:
-                self.store.add_rewrite(LearnedRewrite(src=normalize(answering.text), dst=text.strip(),
-                                                      source="taught", user=user, score=1.0,
-                                                      meta={"asked_at": ts, "users": [user], "sites": [site],
-                                                            **learn_scope([(area, ts)], base)}))
+                self._add_taught(normalize(answering.text), text.strip(), user, site, area, ts, base,
+                                 {"asked_at": ts})
                 self.store.add_audit([{**entry, "event": "learned", "reason": "answer to what did you mean"}])
                 self.reload(force=True)
             else:
@@ -272,7 +272,8 @@ class SelfLearning:
         return result
 
     def _table_rewrite(self, text: str, user: str | None, prefs: list[Preference], home: Home,
-                       area: str | None = None, ts: float = 0.0) -> tuple[str, str, float, bool] | None:
+                       area: str | None = None, ts: float = 0.0,
+                       site: str | None = None) -> tuple[str, str, float, bool] | None:
         """(text for the model, layer, score, checked): a phrase the user taught outright is used as taught;
         a stored rewrite is checked against the original's parse first (see `_checked_rewrite`), and a
         personal or taught one only where and when it was learned (see scope.py)."""
@@ -287,7 +288,7 @@ class SelfLearning:
             if layer not in self.layers or (source != "precomputed" and user is None):
                 continue
             r = table.get((owner, source, src))
-            if r is not None and (source == "precomputed" or in_scope(r.meta, area, ts, home)):
+            if r is not None and in_scope(r.meta, area, ts, home, site):
                 return r.dst, layer, r.score, True
         return None
 
@@ -313,7 +314,7 @@ class SelfLearning:
         return rewritten
 
     def _variant_rewrite(self, text: str, user: str | None, home: Home, area: str | None,
-                         ts: float) -> tuple[str, str, float, bool] | None:
+                         ts: float, site: str | None = None) -> tuple[str, str, float, bool] | None:
         """A learned rewrite carried over to a close variant of its failing phrasing ("switch on the X" where
         "turn on the X" was learned): the most similar learned source the wording detector takes for the
         same request, naming nothing in the home the source does not, with no other number; its edit is
@@ -326,7 +327,7 @@ class SelfLearning:
         for (owner, source, key), r in self._table.items():
             if source not in self.layers or (owner is not None and owner != user):
                 continue
-            if source != "precomputed" and not in_scope(r.meta, area, ts, home):
+            if not in_scope(r.meta, area, ts, home, site):
                 continue
             if not variant_of(src, key, words):
                 continue
@@ -542,6 +543,22 @@ class SelfLearning:
             self._ask(t.site, t.session, t.user, t.text, ts)
         return None
 
+    def _add_taught(self, src: str, dst: str, user: str | None, site: str, area: str | None, ts: float, home: Home,
+                    extra: dict[str, Any]) -> None:
+        """Store what a user taught, where and when. Taught again with the same meaning elsewhere, the places
+        and times add up (said in two rooms of one floor, it holds on that floor); with another meaning,
+        the new one replaces it."""
+        old = self._table.get((user, "taught", src))
+        seen: list[list[Any]] = []
+        if old is not None and normalize(old.dst) == normalize(dst):
+            seen = [list(x) for x in old.meta.get("seen") or [] if isinstance(x, list) and len(x) == 2]
+        seen = (seen + [[area, ts]])[-MAX_SEEN:]
+        sites = sorted({*(old.meta.get("sites") or [] if old is not None and seen[:-1] else []), site})
+        self.store.add_rewrite(LearnedRewrite(
+            src=src, dst=dst, source="taught", user=user, score=1.0,
+            meta={**extra, "users": [user], "sites": sites, "seen": seen,
+                  **learn_scope([(a, float(t)) for a, t in seen], home)}))
+
     def _correct(self, turn: StoredTurn, query_id: str, text: str, ts: float) -> None:
         t = turn.turn
         ctx, home = self._recent.get(query_id, ({"user": t.user}, None))
@@ -553,9 +570,7 @@ class SelfLearning:
         if reason is not None:
             self.store.add_audit([{**entry, "event": "rejected", "reason": f"guard: {reason}"}])
             return
-        self.store.add_rewrite(LearnedRewrite(src=t.norm, dst=text, source="taught", user=t.user, score=1.0,
-                                              meta={"correction_of": query_id, "users": [t.user],
-                                                    "sites": [t.site], **learn_scope([(t.area, t.ts)], base)}))
+        self._add_taught(t.norm, text, t.user, t.site, t.area, t.ts, base, {"correction_of": query_id})
         self.store.add_audit([{**entry, "event": "learned", "reason": "correction"}])
         self.reload(force=True)
 
@@ -769,6 +784,10 @@ def mine_store(store: InteractionStore, settings: LearnSettings, now: float | No
         r = replace(r, meta={**r.meta, "users": sorted(users), "sites": sorted(sites)})
         if not conflicting and len(users) >= settings.min_global_users and len(sites) >= settings.min_global_sites:
             rewrites.append(r)
+        elif not conflicting and len(users) >= settings.min_global_users:
+            # users enough, satellites too few (a room-bound habit, or one client forging users): for everyone,
+            # but only at those satellites, so a forging client only ever changes its own answers
+            rewrites.append(replace(r, meta={**r.meta, "only_sites": sorted(sites)}))
         else:
             conflicts += bool(conflicting)
             for u in users:

@@ -71,8 +71,12 @@ def learn_scope(seen: Iterable[tuple[str | None, float]], home: Home | None) -> 
     return out
 
 
-def in_scope(meta: dict[str, Any], area: str | None, ts: float, home: Home | None) -> bool:
-    """The rewrite may be used for a request from this area at this time."""
+def in_scope(meta: dict[str, Any], area: str | None, ts: float, home: Home | None, site: str | None = None) -> bool:
+    """The rewrite may be used for a request from this area at this time (and this satellite, for one learned
+    from a single satellite's traffic: `only_sites`)."""
+    only = meta.get("only_sites")
+    if only and site not in {str(x) for x in only}:
+        return False
     areas = meta.get("areas")
     if areas:
         here = _area_id(area, home)
