@@ -819,3 +819,12 @@ def test_a_robot_vacuum_sent_home_returns_to_base(house: Home, text: str) -> Non
 def test_a_temperature_outside_the_devices_range_does_not_resolve(house, said, value, targets):
     r = run(house, said, "iot_climate_set", ("temperature", value), area="Den")
     check(r, "HassClimateSetTemperature", targets)
+
+
+def test_on_off_whose_spans_name_nothing_takes_the_device_the_whole_request_names(house):
+    """The model read "turn on" but took the device's name for a title: the request is the name and a switch
+    word, as Home Assistant's matcher reads it."""
+    r = run(house, "turn on the toaster", "iot_wemo_on", ("audiobook_name", "toaster"), area="Den")
+    check(r, "HassTurnOn", ["switch.toaster"], name="Toaster")
+    r = run(house, "turn on the toaster please now", "iot_wemo_on", ("audiobook_name", "toaster"), area="Den")
+    assert not (r[0] and r[0].targets)  # not the whole request: nothing is guessed

@@ -69,6 +69,17 @@ def resolve(nlu: NLU, text: str, home: Home, ctx: RequestContext,
             profiles: Profiles) -> tuple[Action | None, str | None]:
     """The Home Assistant action and the spoken answer (questions only) for one request."""
     req = understand(nlu, text, home, ctx, profiles)
+    action, answer = _resolve(req, nlu)
+    if action is not None and action.intent in ("HassTurnOn", "HassTurnOff") and not action.targets:
+        # the model read on/off but its spans named nothing here ("turn on the kiln" with "kiln" read as a
+        # title): the whole request naming one device, as HA's own matcher reads it, decides
+        by_name = named_command(req, None)
+        if by_name is not None and by_name.intent == action.intent:
+            return by_name, None
+    return action, answer
+
+
+def _resolve(req: Request, nlu: NLU) -> tuple[Action | None, str | None]:
     outright = timer_action(req) or broadcast_action(req)
     if outright is not None:
         return outright, None
