@@ -83,6 +83,14 @@ class ErrorCode(str, Enum):
     """A device-state payload an adapter cannot read; counted and logged once per topic."""
     ADAPTER_CAP = "adapter_cap"
     """An adapter reached its cap on devices or payload size."""
+    # Home Assistant's WebSocket API (live state from HA itself)
+    HA_TOKEN_UNREADABLE = "ha_token_unreadable"  # noqa: S105 - a code, not a token
+    """No Home Assistant token: `home_assistant.token_file` cannot be read, is empty or readable by others,
+    or the environment variable is unset; the source logs it and tries again later."""
+    HA_AUTH_INVALID = "ha_auth_invalid"
+    """Home Assistant refused the access token (`auth_invalid`); the source logs it and tries again later."""
+    HA_PROTOCOL = "ha_protocol"
+    """Home Assistant answered outside its WebSocket protocol (no `auth_required`, a failed command)."""
     # learning
     LEARNING_OFF = "learning_off"
     """`learn` or `forget` with a config that has no `learning:` section."""
