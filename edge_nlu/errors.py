@@ -40,6 +40,8 @@ class ErrorCode(str, Enum):
     """A state override names an entity the home does not have."""
     INVALID_QUERY = "invalid_query"
     """A Hermes `nlu/query` payload that is not UTF-8 JSON of the expected shape."""
+    INVALID_EVENT = "invalid_event"
+    """A Wyoming event that is malformed (framing, JSON), over the size cap, or a request of the wrong shape."""
     OVERLOADED = "overloaded"
     """`serve` has more queries waiting than `limits.max_queued_queries`: this one is answered at once, unread."""
     TOO_DEEP = "too_deep"
