@@ -40,6 +40,9 @@ class EntityUpdate:
     """Availability (LWT / availability topics); an unavailable entity has state `unavailable`."""
     remove: bool = False
     """The device is gone (removed from the bridge's device list, empty retained config)."""
+    replace: bool = False
+    """The update is the entity's whole picture (a source that knows it all, such as Home Assistant's own
+    state): its attributes replace the current ones and a None area clears the area."""
     source: str = ""
     """Adapter name, for counters and logs."""
 
@@ -117,7 +120,7 @@ class LiveHome:
             if len(self._entities) >= self.max_entities:
                 return False
             old = Entity(id=u.entity_id, name=u.name or u.entity_id.split(".", 1)[1].replace("_", " "))
-        attrs = dict(old.attributes)
+        attrs = {} if u.replace else dict(old.attributes)
         if u.attributes:
             attrs.update(u.attributes)
         state = old.state
@@ -132,7 +135,7 @@ class LiveHome:
         self._entities[u.entity_id] = Entity(
             id=u.entity_id,
             name=u.name or old.name,
-            area=self._area_id(u.area) if u.area else old.area,
+            area=self._area_id(u.area) if u.area else (None if u.replace else old.area),
             state=state,
             aliases=list(old.aliases),
             attributes=attrs,
@@ -142,6 +145,25 @@ class LiveHome:
     def add_floor(self, floor: Floor) -> None:
         with self._lock:
             self._floors[floor.id] = floor
+            self._version += 1
+
+    def set_layout(self, floors: Iterable[Floor] = (), areas: Iterable[Area] = (),
+                   drop_floors: Iterable[str] = (), drop_areas: Iterable[str] = ()) -> None:
+        """Define floors and areas from a registry (Home Assistant's): each replaces the one with its id,
+        and the ids in `drop_*` (gone from the registry) are removed. Entities are not touched: the
+        registry's source sends their new areas as updates."""
+        with self._lock:
+            for fid in drop_floors:
+                self._floors.pop(fid, None)
+            for aid in drop_areas:
+                self._areas.pop(aid, None)
+            for f in floors:
+                self._floors[f.id] = f
+            for a in areas:
+                self._areas[a.id] = a
+            self._area_keys = {}
+            for a in self._areas.values():
+                self._index_area(a)
             self._version += 1
 
     def snapshot(self) -> Home:

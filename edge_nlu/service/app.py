@@ -47,6 +47,7 @@ from edge_nlu.service.routes import TopicRoutes
 from edge_nlu.service.timers import BadTimerAction, TimerBook, done_text, instant
 
 if TYPE_CHECKING:  # imported when learning is configured (the engine's numeric stack is not needed otherwise)
+    from edge_nlu.service.ha_client import HaStateSource
     from edge_nlu.service.learning import LearningBridge
 
 log = logging.getLogger("edge_nlu.service.app")
@@ -105,6 +106,8 @@ class Service:
         self.status_topic = f"{t.edge_nlu}/status"
         self.codec = HermesCodec(hermes=t.hermes, edge_nlu=t.edge_nlu, min_confidence=settings.min_confidence)
         self.learning: LearningBridge | None = None
+        self.ha: HaStateSource | None = None
+        """Live state from Home Assistant (`home_assistant:` in the config), started with the service."""
         if settings.learning is not None:
             from edge_nlu.service.learning import LearningBridge
 
@@ -146,6 +149,14 @@ class Service:
             th = threading.Thread(target=target, name=name, daemon=True)
             th.start()
             self._threads.append(th)
+        if self.settings.home_assistant is not None:
+            try:  # an extra source: when it cannot start, the MQTT service still answers
+                from edge_nlu.service.ha_client import HaStateSource
+
+                self.ha = HaStateSource(self.settings.home_assistant, self.home)
+                self.ha.start()
+            except Exception:
+                log.exception("cannot start the Home Assistant state source; serving without it")
         self.link.start()
         log.info("edge-nlu serving %s (%d adapters, model %s)", self.settings.broker.uri, len(self.adapters),
                  self.settings.model_dir)
@@ -164,6 +175,8 @@ class Service:
         for th in self._threads:
             th.join(max(0.0, deadline - time.monotonic()))
         self.link.stop()
+        if self.ha is not None:
+            self.ha.stop()
         if self.learning is not None:
             self.learning.close()
         log.info("edge-nlu stopped: %s", self.counters())
@@ -191,6 +204,8 @@ class Service:
             health = self.learning.store.health()
             out["store_degraded"] = int(health["state"] != "ok")
             out["store_dropped_writes"] = health["dropped_writes"]
+        if self.ha is not None:
+            out.update({f"ha_{k}": v for k, v in self.ha.counters().items()})
         return out
 
     def _count(self, name: str, n: int = 1) -> None:
@@ -501,6 +516,8 @@ class Service:
                 break
         found = self.home.entities_by_source()
         per = {a.name: found.get(a.name, 0) for a in self.adapters}
+        if self.ha is not None:
+            per["home_assistant"] = found.get("home_assistant", 0)
         listening = ", ".join(f"{a.name} at {' '.join(a.subscriptions())}" for a in self.adapters) or "no adapters"
         if sum(per.values()):
             log.info("devices found after start: %s entities (%s); listening: %s", sum(per.values()),

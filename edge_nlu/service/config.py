@@ -39,6 +39,7 @@ from edge_nlu.domain.result import DEFAULT_MIN_CONFIDENCE
 from edge_nlu.errors import ConfigError, ErrorCode
 from edge_nlu.learn.settings import LearnSettings
 from edge_nlu.service.adapters.registry import adapter_configs
+from edge_nlu.service.ha_settings import HomeAssistantSettings
 from edge_nlu.settings import default_model_dir
 
 SCHEMES = {"mqtt": (1883, False, "tcp"), "mqtts": (8883, True, "tcp"), "ws": (80, False, "websockets"),
@@ -259,6 +260,8 @@ class ServeSettings:
     """How often the counters are logged; 0 turns the log off."""
     learning: Annotated[LearnSettings | None, External(LearnSettings)] = None
     """Self-learning (interaction store, rewrites, preferences); None leaves it off."""
+    home_assistant: HomeAssistantSettings | None = None
+    """Live state from Home Assistant's WebSocket API (docs/home-assistant.md); None leaves it off."""
 
     def to_dict(self) -> dict[str, Any]:
         """The config-file shape; `from_dict(to_dict())` gives back an equal tree."""
