@@ -185,6 +185,7 @@ def metrics(runs: dict[str, tuple[hh.SimStats, SelfLearning]]) -> dict[str, Any]
         "defect_rate_precomputed_only": round(runs["precomputed_only"][0].defect_rate(), 4),
         "precomputed_only": runs["precomputed_only"][0].win_loss("precomputed"),
         "no_learning_mismatches": sum(t.correct != t.base_correct for t in none.turns),
+        "rewrites_withheld_from_sure_readings": int(getattr(eng, "sure_kept", 0)),
         "turns": {k: len(v[0].turns) for k, v in runs.items()},
         "rewrites": {k: v[0].rewrites_by_source() for k, v in runs.items()},
     }
@@ -218,6 +219,7 @@ def table(out: dict[str, Any]) -> str:
          ""),
         ("false rewrites", f"{m['false_rewrites']}/{m['right_without_learning']} = "
                            f"{fmt(m['false_rewrite_rate'], True)}", "< 0.5 %"),
+        ("learned rewrites withheld: sure reading", str(m["rewrites_withheld_from_sure_readings"]), ""),
         ("rewrite step ms p50/p99", f"{fmt(m['rewrite_ms_p50'])}/{fmt(m['rewrite_ms_p99'])}", ""),
         ("online retrieval ms p50/p99 (n)",
          f"{fmt(m['online_ms_p50'])}/{fmt(m['online_ms_p99'])} ({m['online_n']})", ""),

@@ -110,6 +110,8 @@ class SelfLearning:
         """siteId -> its configured default user: a correction on such a turn need not name the user."""
         self.guard_blocked = 0
         """Rewrites the security guard refused at use time (see guard.py)."""
+        self.sure_kept = 0
+        """Learned rewrites not used because the request was already read surely and resolved."""
         self._future_logged = False
         self.encoder: SentenceEncoder | None = None
         self.detector: RephraseDetector | None = None
@@ -301,6 +303,7 @@ class SelfLearning:
         """The rewritten parse, or None when the original must stand: it was a confident reading that resolved,
         the rewrite resolves worse or not at all, or the guard refuses the change."""
         if self._sure(original):
+            self.sure_kept += 1
             return None
         rewritten = self.nlu.parse_result(dst, ctx, query_id, home=home)
         if not rewritten.succeeded(self.min_confidence) or \
