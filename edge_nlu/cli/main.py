@@ -15,7 +15,7 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
-from edge_nlu.cli import evaluate, learn, parse, serve
+from edge_nlu.cli import evaluate, learn, parse, serve, wyoming
 from edge_nlu.errors import EdgeNLUError, ErrorCode
 from edge_nlu.model.threads import limit_blas_threads
 
@@ -37,7 +37,7 @@ def _plugins() -> list[Callable[[Any], None]]:
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="edge-nlu", description="Offline, context-aware smart-home NLU")
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for module in (parse, evaluate, serve, learn):
+    for module in (parse, evaluate, serve, learn, wyoming):
         module.register(sub)
     for register in _plugins():
         register(sub)
