@@ -113,7 +113,11 @@ class _Connection:
         """Sort every frame until the connection closes: results to their commands, events to the queue."""
         try:
             async for frame in self.ws:
-                self._frame(frame)
+                try:
+                    self._frame(frame)
+                except Exception:  # a bug reading one message must not cost the connection
+                    self.source._count("skipped")
+                    log.exception("error reading a message from Home Assistant; skipped")
                 if self.overflow:
                     await self.ws.close(1011, "client overloaded")
                     break

@@ -185,7 +185,12 @@ def decode(text: str | bytes, limit: int) -> list[ServerMessage]:
     """A frame as messages: one object, or a list of them (HA's coalesced messages). A bad message in
     a list is left out; HaMessageError when the frame holds none that can be read."""
     payload = text.encode() if isinstance(text, str) else bytes(text)
-    data = parse_json(payload, limit)
+    try:
+        data = parse_json(payload, limit)
+    except HaMessageError:
+        raise
+    except AdapterError as exc:
+        raise HaMessageError(exc.message) from None
     if not isinstance(data, list):
         return [message_from_dict(data)]
     out: list[ServerMessage] = []
