@@ -59,6 +59,10 @@ CONVERSATIONS = "wyoming"
 """The `SessionHistory` site all conversations share: they are keyed by conversation id alone."""
 MAX_LOGGED = 256
 """Distinct log-once keys kept; past this, further oddities are only counted."""
+LINGER_S = 1.0
+"""How long a connection closed for a bad event keeps reading (and dropping) what its client still sends."""
+LINGER_BYTES = 1 << 20
+"""The most it reads so."""
 MAX_IGNORED_TYPES = 16
 """Distinct unknown event types a connection logs; the rest are only counted."""
 
@@ -190,6 +194,7 @@ class Connection(AsyncEventHandler):
             self.service.log_once(f"<bad:{self.peer}>", "%s: %s; closing the connection", self.peer, exc.message)
             with contextlib.suppress(ConnectionError, OSError):
                 await self.write_event(Error(text=exc.message, code=exc.code.value).event())
+                await self._linger()
         except Dropped as exc:
             counts["dropped"] += 1
             log.info("%s: %s; connection closed", self.peer, exc)
@@ -203,6 +208,21 @@ class Connection(AsyncEventHandler):
             self.service.connections -= 1
             await self.disconnect()
             self.writer.close()
+
+    async def _linger(self) -> None:
+        """Our half closed, what the client still sends read and dropped for a moment: closing a socket with
+        unread input resets it, and the client would lose the `error` event that says what was wrong."""
+        if self.writer.can_write_eof():
+            self.writer.write_eof()
+        deadline = asyncio.get_running_loop().time() + LINGER_S
+        left = LINGER_BYTES
+        with contextlib.suppress(asyncio.TimeoutError):
+            while left > 0:
+                chunk = await asyncio.wait_for(self.reader.read(min(left, 65536)),
+                                               max(0.0, deadline - asyncio.get_running_loop().time()))
+                if not chunk:
+                    break
+                left -= len(chunk)
 
     async def read_capped(self) -> Event | None:
         """The next event within the caps; None at a clean end of stream (between events)."""
