@@ -25,6 +25,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+from websockets.version import version as websockets_version
 
 from edge_nlu.domain.live_home import LiveHome
 from edge_nlu.errors import ConfigError, EdgeNLUError, ErrorCode
@@ -64,6 +65,8 @@ COUNTERS = ("attempts", "connects", "syncs", "events", "applied", "skipped", "au
             "registry_fetches")
 BATCH = 256
 """Events applied to the home in one go (one snapshot rebuild per batch)."""
+_DIRECT: dict[str, Any] = {"proxy": None} if int(websockets_version.split(".")[0]) >= 15 else {}
+"""HA is on the LAN: no proxy from the environment (websockets 15 reads it; 13 and 14 never do)."""
 MAX_QUEUED_EVENTS = 100_000
 """Events waiting to be applied; past this the connection is dropped and the home synced in full again."""
 
@@ -325,7 +328,7 @@ class HaStateSource:
         synced = False
         async with connect(s.url, open_timeout=s.command_timeout_s, ping_interval=s.ping_interval_s,
                            ping_timeout=s.ping_interval_s, close_timeout=1.0, max_size=s.max_message_bytes,
-                           proxy=None, user_agent_header="edge-nlu") as ws:
+                           user_agent_header="edge-nlu", **_DIRECT) as ws:
             first = await self._handshake_message(ws)
             if not isinstance(first, AuthRequired):
                 raise HaProtocolError(f"{s.url} did not ask for a token (got {type(first).__name__}); is it "
