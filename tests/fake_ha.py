@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import logging
 import socket
 import threading
 from collections.abc import Awaitable, Callable
@@ -22,6 +23,8 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 T = TypeVar("T")
+_LOG = logging.getLogger("tests.fake_ha")
+_LOG.setLevel(logging.INFO)  # no frame dumps: the tests look for the token in the logs
 
 LISTS = {"config/floor_registry/list": "floor", "config/area_registry/list": "area",
          "config/device_registry/list": "device", "config/entity_registry/list": "entity"}
@@ -115,7 +118,7 @@ class FakeHomeAssistant:
 
     def start(self) -> FakeHomeAssistant:
         async def go() -> None:
-            self._server = await serve(self._handle, "127.0.0.1", self.port, max_size=None)
+            self._server = await serve(self._handle, "127.0.0.1", self.port, max_size=None, logger=_LOG)
 
         self._call(go)
         return self

@@ -60,6 +60,8 @@ from edge_nlu.service.adapters.ha_websocket import (
 from edge_nlu.service.ha_settings import HomeAssistantSettings
 
 log = logging.getLogger("edge_nlu.service.ha_client")
+_FRAMES = logging.getLogger("edge_nlu.service.ha_client.websocket")
+_FRAMES.setLevel(logging.INFO)  # websockets logs every frame at DEBUG, the auth frame with the token among them
 
 COUNTERS = ("attempts", "connects", "syncs", "events", "applied", "skipped", "auth_failures", "disconnects",
             "registry_fetches")
@@ -328,7 +330,7 @@ class HaStateSource:
         synced = False
         async with connect(s.url, open_timeout=s.command_timeout_s, ping_interval=s.ping_interval_s,
                            ping_timeout=s.ping_interval_s, close_timeout=1.0, max_size=s.max_message_bytes,
-                           user_agent_header="edge-nlu", **_DIRECT) as ws:
+                           user_agent_header="edge-nlu", logger=_FRAMES, **_DIRECT) as ws:
             first = await self._handshake_message(ws)
             if not isinstance(first, AuthRequired):
                 raise HaProtocolError(f"{s.url} did not ask for a token (got {type(first).__name__}); is it "
