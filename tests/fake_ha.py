@@ -94,6 +94,9 @@ class FakeHomeAssistant:
         states, registries = demo_home()
         self.states: dict[str, dict[str, Any]] = {s["entity_id"]: s for s in states}
         self.registries = registries
+        self.during_sync: tuple[str, str] | None = None
+        """(entity id, state) changed, with its event, right after a `get_states` answer goes out and before
+        the registries are answered: a change that falls in the middle of a client's sync."""
         self.auth_attempts = 0
         """Logins tried, right or wrong."""
         self.commands: list[str] = []
@@ -237,6 +240,11 @@ class FakeHomeAssistant:
                                         "error": {"code": "unknown_command", "message": "Unknown command."}}))
             return
         await _send(ws, json.dumps({"id": mid, "type": "result", "success": True, "result": result}))
+        if kind == "get_states" and self.during_sync is not None:
+            eid, value = self.during_sync
+            old = self.states.get(eid)
+            self.states[eid] = state(eid, value, **(old or {}).get("attributes", {}))
+            await self._fire("state_changed", {"entity_id": eid, "old_state": old, "new_state": self.states[eid]})
 
 
 async def _send(ws: ServerConnection, frame: str | bytes) -> None:

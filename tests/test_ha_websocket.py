@@ -284,6 +284,20 @@ def test_the_client_syncs_states_and_registries(synced: tuple[FakeHomeAssistant,
     assert ha.commands[:5] == ["subscribe_events"] * 5  # subscribed before fetching: no change falls in between
 
 
+def test_a_change_during_the_sync_is_not_lost(ha: FakeHomeAssistant) -> None:
+    """The snapshot is older than an event that arrives before the sync is done: the event wins."""
+    ha.during_sync = ("light.kitchen_ceiling", "on")
+    home = LiveHome()
+    src = source_for(ha, home)
+    src.start()
+    try:
+        assert src.wait_synced(10)
+        assert src.wait_until(lambda: src.counters()["events"] >= 1, 5)
+        assert entity(home, "light.kitchen_ceiling").state == "on"
+    finally:
+        src.stop()
+
+
 def test_a_state_change_reaches_the_home(synced: tuple[FakeHomeAssistant, LiveHome, HaStateSource]) -> None:
     ha, home, src = synced
     ha.set_state("light.kitchen_ceiling", "on", friendly_name="Kitchen ceiling", brightness=128)
