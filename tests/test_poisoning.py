@@ -154,7 +154,7 @@ def test_global_promotion_needs_distinct_users_on_distinct_sites(engine: SelfLea
 
     for k in range(4):  # four "users", one satellite: it holds at that satellite only
         chain(f"u{k}", "kitchen-puck", T0 + 1000 * k)
-    report = engine.learn(now=T0 + 10_000)
+    engine.learn(now=T0 + 10_000)
     (rw,) = store.rewrites(user=None, source="precomputed")
     assert rw.meta["only_sites"] == ["kitchen-puck"]
     assert engine.handle("douse the kitchen lights", site="kitchen-puck", user="newcomer", ts=T0 + 20_000,
@@ -162,7 +162,7 @@ def test_global_promotion_needs_distinct_users_on_distinct_sites(engine: SelfLea
     assert engine.handle("douse the kitchen lights", site="kitchen-screen", user="newcomer", ts=T0 + 20_100,
                          context=KITCHEN)["rewrite"] is None
     chain("u4", "kitchen-screen", T0 + 30_000)  # a second satellite: now it is for everyone
-    report = engine.learn(now=T0 + 40_000)
+    engine.learn(now=T0 + 40_000)
     (rw,) = store.rewrites(user=None, source="precomputed")
     assert rw.src == "douse the kitchen lights" and rw.meta["users"] == ["u0", "u1", "u2", "u3", "u4"]
     assert rw.meta["sites"] == ["kitchen-puck", "kitchen-screen"] and "only_sites" not in rw.meta
