@@ -264,6 +264,35 @@ def test_a_compound_request_is_several_intents_for_home_assistant_and_the_first_
     assert len(events) == 1  # one parse of the whole text, one answer
 
 
+def test_live_state_and_satellite_areas_from_home_assistant(nlu: EdgeNLU, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`home_assistant:` in the config: the home is HA's (fake_ha speaks HA's WebSocket API on a real socket),
+    a satellite's area is its device's in HA's registry, a state change changes the next answer, and an HA
+    restart costs the service nothing."""
+    from tests.fake_ha import FakeHomeAssistant
+
+    monkeypatch.setenv("EDGE_NLU_TEST_HA_TOKEN", "test-token")
+    with FakeHomeAssistant("test-token") as ha:
+        settings = WyomingSettings.from_dict({"uri": "tcp://127.0.0.1:0", "home_assistant": {
+            "url": ha.url, "token_env": "EDGE_NLU_TEST_HA_TOKEN", "reconnect_min_s": 0.05, "reconnect_max_s": 0.2,
+            "command_timeout_s": 5.0}})
+        s = ServerThread(settings, nlu)
+        try:
+            lights = ask(s.port, Request("turn on the lights", device_id="dev-satellite"))
+            assert slots(lights).get("area") == "Kitchen"  # HA's device registry puts the satellite there
+            before = ask(s.port, Request("is the kettle on")).intents[0].text
+            ha.set_state("switch.kettle", "on", friendly_name="Kettle")
+            eventually(lambda: ask(s.port, Request("is the kettle on")).intents[0].text != before)
+            assert before is not None and "off" in before
+            after = ask(s.port, Request("is the kettle on")).intents[0].text
+            ha.stop()  # HA restarts; the kettle goes off while it is away
+            assert ask(s.port, Request("is the kettle on")).intents[0].text == after  # answered from the last state
+            ha.set_state("switch.kettle", "off", friendly_name="Kettle")
+            ha.start()
+            eventually(lambda: ask(s.port, Request("is the kettle on")).intents[0].text == before)
+        finally:
+            s.close()
+
+
 # -- bad input never stops the server ------------------------------------------------------------------------
 
 

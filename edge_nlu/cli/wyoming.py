@@ -19,7 +19,8 @@ def register(sub: Any) -> None:
     w.add_argument("--uri", help=f"where to listen: tcp://HOST:PORT or unix://PATH (default {DEFAULT_URI}, "
                                  "or uri in the config)")
     w.add_argument("--config", type=Path, help="config (YAML, JSON or TOML): satellites, home, min_confidence, "
-                                               "home_assistant, limits; see docs/wyoming.md")
+                                               "home_assistant (live state; the token never on the command line), "
+                                               "limits; see docs/wyoming.md")
     w.add_argument("--home", type=Path, help="home snapshot (overrides the config's home)")
     w.add_argument("--model", type=Path, default=None, help="model directory (overrides the config)")
     w.add_argument("--zeroconf", action="store_true", default=None,
@@ -37,7 +38,6 @@ def run(args: argparse.Namespace) -> int:
     from edge_nlu.domain.home import Home
     from edge_nlu.pipeline import EdgeNLU
     from edge_nlu.service.wyoming.advertise import require_zeroconf
-    from edge_nlu.service.wyoming.homes import check_home_assistant
     from edge_nlu.service.wyoming.settings import load_wyoming_settings
     from edge_nlu.settings import RuntimeSettings
 
@@ -45,7 +45,6 @@ def run(args: argparse.Namespace) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_wyoming_settings(args.uri, args.config).with_overrides(
         model_dir=args.model, home_path=args.home, zeroconf=args.zeroconf, zeroconf_name=args.zeroconf_name)
-    check_home_assistant(settings)
     if settings.zeroconf:
         require_zeroconf()
     nlu = EdgeNLU(RuntimeSettings(model_dir=settings.model_dir, threads=settings.threads), home=Home())

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from edge_nlu.config_fields import External, Key, NonEmpty, Range, Shorthand, check_keys, read_section
+from edge_nlu.config_fields import Key, NonEmpty, Range, Shorthand, check_keys, read_section
 from edge_nlu.domain.result import DEFAULT_MIN_CONFIDENCE
 from edge_nlu.errors import ConfigError
 from edge_nlu.service.config import SiteSettings, read_config_file
+from edge_nlu.service.ha_settings import HomeAssistantSettings
 from edge_nlu.settings import default_model_dir
 
 DEFAULT_PORT = 10350
@@ -77,19 +78,18 @@ class WyomingSettings:
     """Instance name in the advertisement; None: the host's MAC address, as wyoming's services do."""
     limits: WyomingLimits = field(default_factory=WyomingLimits)
     """Caps."""
-    home_assistant: Annotated[dict[str, Any] | None, External()] = None
-    """Live state (and satellite areas) from Home Assistant's WebSocket API: the section as written, read by
-    the Home Assistant state source (`edge_nlu.service.ha_settings`) when the service starts."""
+    home_assistant: HomeAssistantSettings | None = None
+    """Live state from Home Assistant's WebSocket API (the same section as `serve`'s; docs/home-assistant.md),
+    over the `home:` file when both are given; a satellite's area then comes from HA's device registry too."""
+    ha_sync_wait_s: Annotated[float, Range(0.0)] = 10.0
+    """How long start-up waits for the first full sync from Home Assistant; after it the service answers with
+    what it has (and the home fills in as HA answers)."""
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], base_dir: Path | None = None) -> WyomingSettings:
         """Validate a config mapping; relative paths are taken from `base_dir` (the config file's folder)."""
         check_keys(cls, d)
-        ha = d.get("home_assistant")
-        if ha is not None and not isinstance(ha, Mapping):
-            raise ConfigError(f"home_assistant must be a mapping, got {type(ha).__name__}")
-        out = read_section(cls, d, base=base_dir or Path.cwd(),
-                           given={"home_assistant": dict(ha) if ha is not None else None})
+        out = read_section(cls, d, base=base_dir or Path.cwd())
         check_uri(out.uri)
         return out
 
