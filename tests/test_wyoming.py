@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -514,6 +515,14 @@ def test_settings_are_strict_and_name_the_key(tmp_path: Path) -> None:
     config.write_text(yaml.safe_dump({"uri": "tcp://127.0.0.1:1", "home": "h.yaml"}))
     loaded = load_wyoming_settings("tcp://0.0.0.0:10999", config)
     assert loaded.uri == "tcp://0.0.0.0:10999" and loaded.home_path == tmp_path / "h.yaml"
+
+
+def test_the_documented_config_is_a_valid_config(tmp_path: Path) -> None:
+    doc = (ROOT / "docs" / "wyoming.md").read_text(encoding="utf-8")
+    example = yaml.safe_load(doc.split("```yaml\n", 1)[1].split("```", 1)[0])
+    s = WyomingSettings.from_dict(example, base_dir=tmp_path)
+    assert s.satellites["assist_satellite.kitchen_puck"].area == "Kitchen" and s.home_assistant is not None
+    assert set(example["limits"]) == {f.name for f in fields(s.limits)}  # every limit is documented
 
 
 def test_zeroconf_without_the_package_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
