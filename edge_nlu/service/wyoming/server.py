@@ -125,8 +125,9 @@ class IntentService:
         history = self.history.get(CONVERSATIONS, request.conversation_id, now)
         context = self.context_for(request, home, history, arrival)
         results = self.parse(request.text, context, home)
-        for result in results:
-            self.history.record(CONVERSATIONS, request.conversation_id, next_turn(result), now)
+        for result in results:  # only what was answered as an intent: "it" is never a device we did not act on
+            if result.recognized(s.min_confidence):
+                self.history.record(CONVERSATIONS, request.conversation_id, next_turn(result), now)
         for result in results:
             if result.error is not None:
                 log.info("request %r: %s [%s]", request.text[:80], result.error.message, result.error.code)
