@@ -82,8 +82,11 @@ def test_live_demo_end_to_end(broker: str, tmp_path: Path) -> None:
 
 def test_interrupted_demo_leaves_nothing(tmp_path: Path) -> None:
     env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    # a suite started in the background (`make test &`) inherits SIGINT ignored, and Python then keeps it ignored:
+    # give the demo the default disposition, as a terminal would
     proc = subprocess.Popen([sys.executable, "-m", "edge_nlu.cli", "demo", "--broker", "embedded"], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         serve_pid = None
         deadline = time.monotonic() + 60
