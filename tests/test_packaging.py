@@ -626,8 +626,7 @@ def test_dockerignore_lets_in_exactly_what_the_image_copies() -> None:
 
 def test_runtime_dependencies_have_no_training_stack() -> None:
     """What `pip install ".[zeroconf]"` asks for at the top; the closure is checked in docs/packaging.md."""
-    import tomllib
-
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     wanted = [*project["dependencies"], *project["optional-dependencies"]["zeroconf"]]
     assert not [r for r in wanted if RUNTIME_ONLY.search(r)]
