@@ -8,6 +8,7 @@ from pathlib import Path
 import onnx
 
 from edge_nlu.model.runner import NLUModel, verify
+from tests.conftest import require_export
 
 
 def test_quick_build_writes_a_verified_int8_model(quick_model: Path) -> None:
@@ -76,9 +77,8 @@ def test_corpus_recipe_trains_on_the_corpus_labels_without_context(tmp_path: Pat
     import subprocess
     import sys
 
-    import pytest
 
-    pytest.importorskip("torch", reason="the export extra is not installed")
+    require_export()
     corpus = tmp_path / "train.jsonl"
     corpus.write_text("".join(json.dumps(_corpus_record(i)) + "\n" for i in range(240)))
     (tmp_path / "valid.jsonl").write_text("".join(json.dumps(_corpus_record(i)) + "\n" for i in range(7, 27)))

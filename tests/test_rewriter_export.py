@@ -15,6 +15,7 @@ import pytest
 from edge_nlu.learn.encoder import SentenceEncoder, load_global_index, verify_dir
 from edge_nlu.learn.rephrase import FEATURES, N_FEATURES, RephraseDetector
 from edge_nlu.model.runner import sha256
+from tests.conftest import require_export
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = ("encoder.onnx", "tokenizer.json", "rephrase.onnx", "global_index.npy", "global_texts.json")
@@ -23,7 +24,7 @@ FILES = ("encoder.onnx", "tokenizer.json", "rephrase.onnx", "global_index.npy", 
 @pytest.fixture(scope="module")
 def quick_rewriter(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The whole rewriter build in --quick mode: data, teacher, student, ONNX, int8, index, detector."""
-    pytest.importorskip("torch", reason="the export extra is not installed")
+    require_export()
     out = tmp_path_factory.mktemp("models") / "rewriter"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(
