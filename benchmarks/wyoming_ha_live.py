@@ -6,10 +6,11 @@ The home file (devices/homes/demo.yaml, the one benchmarks/wyoming_latency.py us
 Assistant would hold for it: states in HA's shapes (friendly_name; a light's brightness 0-255 and none when it
 is off; volume_level 0-1; a cover's or valve's current_position), the floor and area registries (area aliases
 included), a device registry (each light placed by its device, as HA places most, and a satellite device in the
-Kitchen) and the entity registry (no entity aliases: HA lists them only in `config/entity_registry/get`, which
-the client does not read). A fake HA (tests/fake_ha.py: HA's documented WebSocket messages on a real loopback
-socket) serves it, and the real `edge-nlu wyoming` command runs in a child process with a `home_assistant:`
-section pointing at the fake, the token in a chmod-600 file, and no `home:` file: every answer comes from HA.
+Kitchen) and the entity registry, whose entity aliases HA gives only through `config/entity_registry/get_entries`
+(the client asks for them after the registry list). A fake HA (tests/fake_ha.py: HA's documented WebSocket
+messages on a real loopback socket) serves it, and the real `edge-nlu wyoming` command runs in a child process
+with a `home_assistant:` section pointing at the fake, the token in a chmod-600 file, and no `home:` file: every
+answer comes from HA.
 This process is its Wyoming client (wyoming's AsyncTcpClient) and, for the baseline, runs its own
 `HaStateSource` against the same fake into a LiveHome and parses every text with `EdgeNLU.parse_result` over
 that home's snapshot, with the context the service builds (the satellite's area from HA's device registry).
@@ -109,8 +110,8 @@ def ha_state(e: Entity, value: str | None = None, **override: Any) -> dict[str, 
     return state(e.id, value, friendly_name=e.name, **attrs)
 
 
-def ha_data(home: Home) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
-    """(states by entity id, registries) of the home as HA would hold it."""
+def ha_data(home: Home) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]], dict[str, list[str]]]:
+    """(states by entity id, registries, entity aliases) of the home as HA would hold it."""
     states = {e.id: ha_state(e) for e in home.entities}
     floors: list[dict[str, Any]] = [{"floor_id": f.id, "name": f.name, "level": i, "aliases": [], "icon": None}
               for i, f in enumerate(home.floors)]
@@ -127,11 +128,12 @@ def ha_data(home: Home) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[
         entries.append({"entity_id": e.id, "name": None, "original_name": e.name, "has_entity_name": False,
                         "area_id": None if by_device else e.area, "device_id": f"dev-{e.id}" if by_device else None,
                         "platform": "demo", "disabled_by": None})
-    return states, {"floor": floors, "area": areas, "device": devices, "entity": entries}
+    aliases = {e.id: list(e.aliases) for e in home.entities if e.aliases}
+    return states, {"floor": floors, "area": areas, "device": devices, "entity": entries}, aliases
 
 
 def same_home(file_home: Home, ha_home: Home) -> list[str]:
-    """Where HA's home differs from the file's in names, areas, states, floors and areas (empty: nowhere)."""
+    """Where HA's home differs from the file's in names, aliases, areas, states, floors and areas (empty: nowhere)."""
     out: list[str] = []
     if {(f.id, f.name) for f in file_home.floors} != {(f.id, f.name) for f in ha_home.floors}:
         out.append("floors")
@@ -140,7 +142,7 @@ def same_home(file_home: Home, ha_home: Home) -> list[str]:
         out.append("areas")
     for e in file_home.entities:
         got = ha_home.entity(e.id)
-        if got is None or (got.name, got.area, got.state) != (e.name, e.area, e.state):
+        if got is None or (got.name, got.aliases, got.area, got.state) != (e.name, e.aliases, e.area, e.state):
             out.append(e.id)
     out += [e.id for e in ha_home.entities if file_home.entity(e.id) is None]
     return out
@@ -455,11 +457,11 @@ class Bench:
 def run(model: Path, home_path: Path, items: list[str]) -> dict[str, Any]:
     """The fake HA serving the home, this process's own HA client and parser, the service; every step."""
     file_home = Home.load(home_path)
-    states, registries = ha_data(file_home)
+    states, registries, aliases = ha_data(file_home)
     nlu = EdgeNLU(RuntimeSettings(model_dir=model, threads=1), home=Home())
     nlu.parse_result("warm up", {})
     ha = FakeHomeAssistant(TOKEN)
-    ha.states, ha.registries = states, registries
+    ha.states, ha.registries, ha.aliases = states, registries, aliases
     ha.start()
     try:
         live = LiveHome()
@@ -473,7 +475,9 @@ def run(model: Path, home_path: Path, items: list[str]) -> dict[str, Any]:
             area = src.device_area(SAT_DEVICE)
             ha_home = {"entities": len(live.snapshot().entities), "file_entities": len(file_home.entities),
                        "areas": len(live.snapshot().areas), "devices": len(registries["device"]),
-                       "differences_in_names_areas_states": differences, "satellite_area_from_ha": area,
+                       "differences_in_names_aliases_areas_states": differences,
+                       "entities_with_aliases": sum(1 for e in live.snapshot().entities if e.aliases),
+                       "satellite_area_from_ha": area,
                        "ok": not differences and area == SAT_AREA}
             with tempfile.TemporaryDirectory() as tmp:
                 service = Service(model, ha.url, Path(tmp))
@@ -525,7 +529,8 @@ def print_table(r: dict[str, Any]) -> None:
     print(f"{n} requests ({r['texts']}), model {Path(r['model']).name}; home {Path(r['home']).name} served by a fake "
           f"HA ({h['entities']} entities, {h['areas']} areas, {h['devices']} devices); no home file in the service; "
           f"{r['wall_s']} s; {r['machine']}, {r['cpus']} CPUs, Python {r['python']}")
-    print(f"HA's home vs the file: {len(h['differences_in_names_areas_states'])} differences in names, areas, states; "
+    print(f"HA's home vs the file: {len(h['differences_in_names_aliases_areas_states'])} differences in names, "
+          f"aliases, areas, states ({h['entities_with_aliases']} entities with aliases from get_entries); "
           f"satellite {SAT_DEVICE} in area {h['satellite_area_from_ha']!r} by HA's device registry")
     print(f"ready: listening {rd['listening_after_s']} s after the start (HA synced first: {rd['entities_at_start']} "
           f"entities); describe -> info programs {rd['info_programs']}; {rd['question']!r} -> {rd['answer']!r} "

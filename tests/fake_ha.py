@@ -1,7 +1,8 @@
 """A fake Home Assistant that speaks HA's documented WebSocket API on a real loopback socket.
 
 `auth_required` -> `auth` -> `auth_ok` / `auth_invalid` (then it closes), id-numbered commands
-(`subscribe_events`, `get_states`, the four `config/*_registry/list`, `ping`) answered with `result`
+(`subscribe_events`, `get_states`, the four `config/*_registry/list`, `config/entity_registry/get_entries`
+with the entities' aliases, `ping`) answered with `result`
 messages, and `event` messages on each subscription. It runs its own asyncio loop in a thread, so a
 test drives it with plain calls: change a state (a `state_changed` event goes out), change a registry
 (its `*_registry_updated` event goes out), send raw frames, stop and start again on the same port.
@@ -23,6 +24,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 T = TypeVar("T")
+GET_ENTRIES = "config/entity_registry/get_entries"
 _LOG = logging.getLogger("tests.fake_ha")
 _LOG.setLevel(logging.INFO)  # no frame dumps: the tests look for the token in the logs
 
@@ -42,6 +44,11 @@ def state(entity_id: str, value: str, **attributes: Any) -> dict[str, Any]:
     return {"entity_id": entity_id, "state": value, "attributes": attributes,
             "last_changed": "2024-03-01T12:00:00+00:00", "last_updated": "2024-03-01T12:00:00+00:00",
             "context": {"id": "01HQ", "parent_id": None, "user_id": None}}
+
+
+def demo_aliases() -> dict[str, list[str]]:
+    """The entity aliases of `demo_home` (in HA they are in the entity registry, listed by `get_entries` only)."""
+    return {"light.sofa_lamp": ["reading lamp", "couch light"], "sensor.hall_temperature": ["hall thermometer"]}
 
 
 def demo_home() -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
@@ -85,11 +92,16 @@ def demo_home() -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
 class FakeHomeAssistant:
     """HA's WebSocket API on 127.0.0.1:`port` (a free one by default)."""
 
-    def __init__(self, token: str, port: int | None = None, floors: bool = True, version: str = "2024.3.3") -> None:
+    def __init__(self, token: str, port: int | None = None, floors: bool = True, version: str = "2024.3.3",
+                 entries: bool = True) -> None:
         self.token = token
         self.port = port or free_port()
         self.floors = floors
         """False: answers `config/floor_registry/list` with unknown_command, as HA before 2024.4 does."""
+        self.entries = entries
+        """False: answers `config/entity_registry/get_entries` with unknown_command, as an HA without it."""
+        self.aliases: dict[str, list[str]] = demo_aliases()
+        """Entity id -> aliases, served by `get_entries` for the entities in the entity registry."""
         self.version = version
         states, registries = demo_home()
         self.states: dict[str, dict[str, Any]] = {s["entity_id"]: s for s in states}
@@ -175,6 +187,26 @@ class FakeHomeAssistant:
 
         self._call(go)
 
+    def set_aliases(self, entity_id: str, aliases: list[str], quiet: bool = False) -> None:
+        """Give an entity of the entity registry new aliases; fires `entity_registry_updated` (action update,
+        the old aliases in `changes`, as HA does) unless `quiet`."""
+        async def go() -> None:
+            old = self.aliases.get(entity_id, [])
+            self.aliases[entity_id] = list(aliases)
+            if not quiet:
+                await self._fire("entity_registry_updated", {"action": "update", "entity_id": entity_id,
+                                                             "changes": {"aliases": old}})
+
+        self._call(go)
+
+    def entry(self, entity_id: str) -> dict[str, Any] | None:
+        """The entity's full registry entry, as `get_entries` gives it (None: not in the entity registry)."""
+        listed = next((e for e in self.registries["entity"] if e.get("entity_id") == entity_id), None)
+        if listed is None:
+            return None
+        return {**listed, "aliases": list(self.aliases.get(entity_id, [])), "capabilities": None,
+                "device_class": None, "original_device_class": None, "original_icon": None, "options": {}}
+
     def fire(self, event_type: str, data: dict[str, Any]) -> None:
         """An event to every connection subscribed to it."""
         self._call(lambda: self._fire(event_type, data))
@@ -232,6 +264,8 @@ class FakeHomeAssistant:
             result = list(self.states.values())
         elif kind in LISTS and (self.floors or LISTS[kind] != "floor"):
             result = self.registries[LISTS[kind]]
+        elif kind == GET_ENTRIES and self.entries:
+            result = {str(eid): self.entry(str(eid)) for eid in msg.get("entity_ids") or []}
         elif kind == "ping":
             await _send(ws, json.dumps({"id": mid, "type": "pong"}))
             return

@@ -37,12 +37,13 @@ from edge_nlu.service.adapters.ha_websocket import (
     encode,
     home_attributes,
     message_from_dict,
+    read_entry_aliases,
     read_list,
 )
 from edge_nlu.service.config import ServeSettings
 from edge_nlu.service.ha_client import HaStateSource
 from edge_nlu.service.ha_settings import HomeAssistantSettings
-from tests.fake_ha import FakeHomeAssistant, demo_home
+from tests.fake_ha import FakeHomeAssistant, demo_aliases, demo_home
 
 pytestmark = pytest.mark.unit
 
@@ -112,15 +113,43 @@ def test_attributes_are_read_in_the_home_models_scales() -> None:
     assert home_attributes({"current_position": 40}) == {"current_position": 40, "position": 40}
 
 
-def mirror_with(entries: list[dict[str, Any]] | None = None, area_from_device: bool = True) -> HaMirror:
+def mirror_with(entries: list[dict[str, Any]] | None = None, area_from_device: bool = True,
+                aliases: dict[str, tuple[str, ...]] | None = None) -> HaMirror:
     states, regs = demo_home()
     mirror = HaMirror(area_from_device=area_from_device)
     if entries is not None:
         regs["entity"] = entries
     registries = {k: read_list(cls, regs[k])[0] for k, cls in
                   (("floor", HaFloor), ("area", HaArea), ("device", HaDevice), ("entity", HaEntityEntry))}
-    mirror.resync(read_list(HaState, states)[0], registries)
+    mirror.resync(read_list(HaState, states)[0], registries, aliases)
     return mirror
+
+
+def test_entity_aliases_are_read_from_get_entries() -> None:
+    result = {"light.a": {"entity_id": "light.a", "aliases": ["reading lamp", None, 5, "", "x" * 10_000]},
+              "light.b": None, "light.c": {"entity_id": "light.c"}, "nodot": {"aliases": ["x"]}}
+    assert read_entry_aliases(result) == {"light.a": ("reading lamp",), "light.b": (), "light.c": ()}
+    for bad in ([], None, "x"):
+        with pytest.raises(HaMessageError):
+            read_entry_aliases(bad)
+
+
+def test_the_mirror_sends_aliases_and_resends_only_the_entities_whose_aliases_changed() -> None:
+    aliases = {k: tuple(v) for k, v in demo_aliases().items()}
+    m = mirror_with(aliases=aliases)
+    change = m.resync(list(m.states.values()), {}, aliases)
+    by_id = {u.entity_id: u for u in change.updates}
+    assert by_id["light.sofa_lamp"].aliases == ("reading lamp", "couch light")
+    assert by_id["light.kitchen_ceiling"].aliases == ()  # in the registry, no aliases: none (HA is the truth)
+    assert by_id["switch.kettle"].aliases == ()  # not in the registry at all
+    change = m.set_aliases({"light.sofa_lamp": ("couch light",), "sensor.hall_temperature": ("hall thermometer",)})
+    assert [(u.entity_id, u.aliases) for u in change.updates] == [("light.sofa_lamp", ("couch light",))]
+    _, regs = demo_home()
+    change = m.registry("entity", read_list(HaEntityEntry, regs["entity"][:1])[0])  # two entries gone
+    assert m.aliases is not None and "light.sofa_lamp" not in m.aliases  # their aliases went with them
+    assert ("light.sofa_lamp", ()) in [(u.entity_id, u.aliases) for u in change.updates]
+    without = mirror_with()  # an HA that gave no aliases: the updates leave the home's aliases alone
+    assert {u.aliases for u in without.resync(list(without.states.values()), {}).updates} == {None}
 
 
 def test_an_entity_is_in_its_own_area_else_its_devices() -> None:
@@ -203,6 +232,18 @@ def test_live_home_full_picture_updates_and_registry_layout() -> None:
     assert home.snapshot().area("hall") is None
 
 
+def test_live_home_aliases_are_kept_unless_an_update_brings_them() -> None:
+    from edge_nlu.domain.home import Entity
+
+    home = LiveHome(Home(entities=[Entity("light.a", "A", aliases=["lamp"])]))
+    home.apply([EntityUpdate("light.a", state="on", replace=True)])
+    assert home.snapshot().entity("light.a").names() == ["A", "lamp"]  # type: ignore[union-attr]
+    home.apply([EntityUpdate("light.a", aliases=("reading lamp", "couch light"))])
+    assert home.snapshot().entity("light.a").names() == ["A", "reading lamp", "couch light"]  # type: ignore[union-attr]
+    home.apply([EntityUpdate("light.a", aliases=())])
+    assert home.snapshot().entity("light.a").aliases == []  # type: ignore[union-attr]
+
+
 # -- settings --------------------------------------------------------------------------------------------
 
 
@@ -282,6 +323,46 @@ def test_the_client_syncs_states_and_registries(synced: tuple[FakeHomeAssistant,
     assert src.device_area("dev-satellite") == "kitchen"
     assert home.entities_by_source() == {"home_assistant": 4}
     assert ha.commands[:5] == ["subscribe_events"] * 5  # subscribed before fetching: no change falls in between
+
+
+def test_entity_aliases_come_from_the_entity_registry(
+        synced: tuple[FakeHomeAssistant, LiveHome, HaStateSource]) -> None:
+    ha, home, src = synced
+    assert entity(home, "light.sofa_lamp").names() == ["Sofa lamp", "reading lamp", "couch light"]
+    assert entity(home, "sensor.hall_temperature").aliases == ["hall thermometer"]
+    assert entity(home, "switch.kettle").aliases == []  # not in the entity registry: HA cannot give it aliases
+    asked = ha.commands.count("config/entity_registry/get_entries")
+    assert asked == 1  # one command for the whole home, after the registry list
+    ha.set_aliases("light.sofa_lamp", ["floor lamp"])
+    assert src.wait_until(lambda: entity(home, "light.sofa_lamp").aliases == ["floor lamp"], 5)
+    assert ha.commands.count("config/entity_registry/get_entries") == asked + 1
+    assert entity(home, "sensor.hall_temperature").aliases == ["hall thermometer"]  # untouched
+    ha.set_aliases("light.sofa_lamp", [])
+    assert src.wait_until(lambda: entity(home, "light.sofa_lamp").aliases == [], 5)
+
+
+def test_an_ha_without_get_entries_syncs_without_aliases_and_says_so_once(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    with FakeHomeAssistant(TOKEN, entries=False) as server:
+        home = LiveHome()
+        src = source_for(server, home)
+        src.start()
+        try:
+            assert src.wait_synced(10)
+            assert entity(home, "light.sofa_lamp").aliases == [] and entity(home, "light.sofa_lamp").state == "on"
+            server.set_aliases("light.sofa_lamp", ["floor lamp"])  # a registry event: no second ask over this link
+            server.set_state("switch.kettle", "on", friendly_name="Kettle")
+            assert src.wait_until(lambda: entity(home, "switch.kettle").state == "on", 5)
+            server.stop()
+            assert src.wait_until(lambda: not src.synced, 5)
+            server.start()
+            assert src.wait_until(lambda: src.counters()["syncs"] >= 2 and src.synced, 10)
+        finally:
+            src.stop()
+        assert server.commands.count("config/entity_registry/get_entries") == 2  # once per full sync
+    lines = [r for r in caplog.records if "does not answer config/entity_registry/get_entries" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].levelno == logging.INFO
+    assert src.counters()["skipped"] == 0
 
 
 def test_a_change_during_the_sync_is_not_lost(ha: FakeHomeAssistant) -> None:

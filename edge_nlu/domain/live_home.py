@@ -38,6 +38,8 @@ class EntityUpdate:
     """Attributes to merge over the current ones."""
     available: bool | None = None
     """Availability (LWT / availability topics); an unavailable entity has state `unavailable`."""
+    aliases: tuple[str, ...] | None = None
+    """Other names people use for it (Home Assistant's entity aliases); None: unchanged."""
     remove: bool = False
     """The device is gone (removed from the bridge's device list, empty retained config)."""
     replace: bool = False
@@ -137,7 +139,7 @@ class LiveHome:
             name=u.name or old.name,
             area=self._area_id(u.area) if u.area else (None if u.replace else old.area),
             state=state,
-            aliases=list(old.aliases),
+            aliases=list(old.aliases) if u.aliases is None else list(u.aliases),
             attributes=attrs,
         )
         return True

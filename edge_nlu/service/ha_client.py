@@ -2,8 +2,9 @@
 
 One daemon thread runs an asyncio loop: connect, log in with the long-lived token, subscribe to
 `state_changed` and the four registry events, fetch the states and the floor, area, device and entity
-registries, then apply events as they come; a registry event fetches that registry again. Events that
-arrive while the snapshot is fetched are queued and replayed on top of it, so none is lost.
+registries and the entities' aliases, then apply events as they come; a registry event fetches that
+registry again (an entity registry event also the aliases of the entities it names). Events that arrive
+while the snapshot is fetched are queued and replayed on top of it, so none is lost.
 
 A lost connection (HA restarting) is retried with capped exponential backoff with jitter and followed
 by a full sync; a refused token is one ERROR line and a long wait, never a tight loop, and the token
@@ -30,7 +31,9 @@ from websockets.version import version as websockets_version
 from edge_nlu.domain.live_home import LiveHome
 from edge_nlu.errors import ConfigError, EdgeNLUError, ErrorCode
 from edge_nlu.service.adapters.ha_websocket import (
+    ENTRIES_PER_COMMAND,
     EVENT_TYPES,
+    GET_ENTRIES,
     GET_STATES,
     REGISTRIES,
     REGISTRY_OF_EVENT,
@@ -55,6 +58,7 @@ from edge_nlu.service.adapters.ha_websocket import (
     command,
     decode,
     encode,
+    read_entry_aliases,
     read_list,
 )
 from edge_nlu.service.ha_settings import HomeAssistantSettings
@@ -99,6 +103,8 @@ class _Connection:
         self.pending: dict[int, asyncio.Future[Result]] = {}
         self.events: asyncio.Queue[Event | None] = asyncio.Queue()
         self.overflow = False
+        self.aliasless = False
+        """This HA answered `get_entries` with unknown_command: no entity aliases over this connection."""
 
     async def send(self, kind: str, **fields: Any) -> asyncio.Future[Result]:
         """Send a command; the future gets its result (the reader resolves it)."""
@@ -384,14 +390,47 @@ class HaStateSource:
         registries: dict[str, list[Any]] = {}
         for kind, future in registries_at.items():
             registries[kind] = await self._registry(conn, kind, future)
+        with_state = {s.entity_id for s in states}
+        aliases = await self._aliases(conn, [e.entity_id for e in registries["entity"] if e.entity_id in with_state])
         with self._mirror_lock:
-            change = self._mirror.resync(states, registries)
+            change = self._mirror.resync(states, registries, aliases)
         self._apply(change)
         self._count("syncs")
         self._set_in_sync(True)
-        log.info("synced with Home Assistant %s at %s in %.0f ms: %d entities, %d areas, %d floors, %d devices",
+        log.info("synced with Home Assistant %s at %s in %.0f ms: %d entities, %d areas, %d floors, %d devices, %s",
                  self.ha_version or "(version unknown)", self.settings.url, (time.perf_counter() - started) * 1000,
-                 len(states), len(registries["area"]), len(registries["floor"]), len(registries["device"]))
+                 len(states), len(registries["area"]), len(registries["floor"]), len(registries["device"]),
+                 "no entity aliases" if aliases is None else
+                 f"{sum(1 for a in aliases.values() if a)} entities with aliases")
+
+    async def _aliases(self, conn: _Connection, entity_ids: list[str]) -> dict[str, tuple[str, ...]] | None:
+        """The aliases of these entities from HA's entity registry (`get_entries`, pipelined in chunks); None
+        when HA cannot give them (an older HA without the command: logged once), and the home keeps the
+        aliases it has. A timeout or a lost connection is raised like any command's."""
+        if conn.aliasless:
+            return None
+        futures = [await conn.send(GET_ENTRIES, entity_ids=entity_ids[i:i + ENTRIES_PER_COMMAND])
+                   for i in range(0, len(entity_ids), ENTRIES_PER_COMMAND)]
+        out: dict[str, tuple[str, ...]] = {}
+        for future in futures:
+            result = await conn.result(future, GET_ENTRIES)
+            if not result.success:
+                if result.error_code == "unknown_command":
+                    conn.aliasless = True
+                    if "no-get-entries" not in self._logged:
+                        self._logged.add("no-get-entries")
+                        log.info("Home Assistant %s does not answer %s; entities have no aliases from HA (their "
+                                 "names, and the areas' aliases, still work)", self.ha_version or "", GET_ENTRIES)
+                    return None
+                self._skip("aliases-refused", "Home Assistant refused %s (%s: %s); entities keep the aliases they "
+                           "had", GET_ENTRIES, result.error_code, result.error_message)
+                return None
+            try:
+                out.update(read_entry_aliases(result.result))
+            except HaMessageError as exc:
+                self._skip("aliases-unreadable", "skipped HA's entity aliases: %s", exc.message)
+                return None
+        return out
 
     async def _registry(self, conn: _Connection, kind: str, future: asyncio.Future[Result]) -> list[Any]:
         cmd = REGISTRIES[kind][0]
@@ -423,11 +462,15 @@ class HaStateSource:
     async def _follow(self, conn: _Connection) -> None:
         """Apply events in order, in batches; fetch a changed registry again once its burst is over."""
         dirty: set[str] = set()
+        renamed: set[str] = set()  # entities an entity_registry_updated named: their aliases are fetched again
         while True:
             if dirty and conn.events.empty():
                 for kind in [k for k in REGISTRIES if k in dirty]:
                     await self._refetch(conn, kind)
+                if renamed:
+                    await self._refetch_aliases(conn, sorted(renamed))
                 dirty.clear()
+                renamed.clear()
                 continue
             batch = [await conn.events.get()]
             while batch[-1] is not None and len(batch) < BATCH and not conn.events.empty():
@@ -440,6 +483,10 @@ class HaStateSource:
                     self._count("events")
                     if event.event_type in REGISTRY_OF_EVENT:
                         dirty.add(REGISTRY_OF_EVENT[event.event_type])
+                        eid = event.data.get("entity_id")
+                        if REGISTRY_OF_EVENT[event.event_type] == "entity" and isinstance(eid, str) \
+                                and len(renamed) < MAX_QUEUED_EVENTS:
+                            renamed.add(eid)
                     elif event.event_type == STATE_CHANGED:
                         try:
                             updates += self._mirror.state_changed(event.data).updates
@@ -462,6 +509,19 @@ class HaStateSource:
         self._apply(change)
         self._count("registry_fetches")
         log.debug("fetched HA's %s registry again: %d entities changed", kind, len(change.updates))
+
+    async def _refetch_aliases(self, conn: _Connection, entity_ids: list[str]) -> None:
+        try:
+            aliases = await self._aliases(conn, entity_ids)
+        except HaProtocolError as exc:
+            log.warning("%s; keeping the entities' aliases as they were", exc.message)
+            return
+        if aliases is None:
+            return
+        with self._mirror_lock:
+            change = self._mirror.set_aliases({eid: aliases.get(eid, ()) for eid in entity_ids})
+        self._apply(change)
+        log.debug("fetched the aliases of %d entities again: %d changed", len(entity_ids), len(change.updates))
 
     def _apply(self, change: Change) -> None:
         layout = change.layout

@@ -1,9 +1,9 @@
 """Home Assistant's WebSocket API as typed values: the pure half of live state from HA itself.
 
 Server messages (auth, results, events) are read into typed values; the registries (floors, areas,
-devices, entities) and `get_states` are read into records; `HaMirror` keeps what HA said and turns it
-into `EntityUpdate`s and the home's floors and areas, so that a registry change re-derives exactly the
-entities it moves. No I/O: the transport is `edge_nlu.service.ha_client`.
+devices, entities), the entities' aliases (`get_entries`) and `get_states` are read into records;
+`HaMirror` keeps what HA said and turns it into `EntityUpdate`s and the home's floors and areas, so
+that a registry change re-derives exactly the entities it moves. No I/O: the transport is `edge_nlu.service.ha_client`.
 
 HA is the whole truth about the entities it reports, so every update it produces is a full picture
 (`replace=True`): attributes HA dropped (a light's brightness when it turns off) and areas it cleared
@@ -36,6 +36,11 @@ REGISTRIES: dict[str, tuple[str, str]] = {
     "entity": ("config/entity_registry/list", "entity_registry_updated"),
 }
 """Registry -> (the command that lists it, the event HA fires when it changes)."""
+GET_ENTRIES = "config/entity_registry/get_entries"
+"""The entity registry's full entries (aliases among them) for a list of entity ids; `list` leaves aliases out.
+HA answers `unknown_command` where it does not have it."""
+ENTRIES_PER_COMMAND = 500
+"""Entity ids asked for in one `get_entries` command (a big home takes a few, sent together)."""
 REGISTRY_OF_EVENT = {event: kind for kind, (_, event) in REGISTRIES.items()}
 """Registry update event -> the registry to fetch again."""
 EVENT_TYPES = (STATE_CHANGED, *REGISTRY_OF_EVENT)
@@ -379,6 +384,18 @@ class HaState:
         return short_str(self.attributes.get("friendly_name"))
 
 
+def read_entry_aliases(result: Any) -> dict[str, tuple[str, ...]]:
+    """Entity id -> aliases from a `get_entries` result (`{entity_id: entry or null}`); an id HA does not
+    know, or an entry without aliases, has none. HaMessageError when the result is not an object."""
+    if not isinstance(result, dict):
+        raise HaMessageError("a get_entries result that is not an object")
+    out: dict[str, tuple[str, ...]] = {}
+    for eid, entry in list(result.items())[:MAX_LIST]:
+        if isinstance(eid, str) and "." in eid:
+            out[eid] = _aliases(entry.get("aliases")) if isinstance(entry, dict) else ()
+    return out
+
+
 R = TypeVar("R", HaFloor, HaArea, HaDevice, HaEntityEntry, HaState)
 
 RECORDS: dict[str, type[HaFloor] | type[HaArea] | type[HaDevice] | type[HaEntityEntry]] = {
@@ -456,8 +473,11 @@ class HaMirror:
         self.areas: dict[str, HaArea] = {}
         self.devices: dict[str, HaDevice] = {}
         self.entries: dict[str, HaEntityEntry] = {}
-        self._sent: dict[str, tuple[str, str | None]] = {}
-        """Entity id -> (name, area) last sent: a registry change re-sends only the entities it moved."""
+        self.aliases: dict[str, tuple[str, ...]] | None = None
+        """Entity id -> aliases from `get_entries`; None until HA has given any (an HA without the command
+        never does): the updates then leave the entities' aliases as they are."""
+        self._sent: dict[str, tuple[str, str | None, tuple[str, ...] | None]] = {}
+        """Entity id -> (name, area, aliases) last sent: a registry change re-sends only the entities it moved."""
         self._sent_floors: set[str] = set()
         self._sent_areas: set[str] = set()
 
@@ -497,11 +517,17 @@ class HaMirror:
                 return str(prefix or own)
         return entity_id.split(".", 1)[1].replace("_", " ")
 
+    def entity_aliases(self, entity_id: str) -> tuple[str, ...] | None:
+        """The entity's aliases in HA's entity registry; None when HA has not given aliases at all."""
+        return None if self.aliases is None else self.aliases.get(entity_id, ())
+
+    def _picture(self, entity_id: str) -> tuple[str, str | None, tuple[str, ...] | None]:
+        return self.entity_name(entity_id), self.entity_area(entity_id), self.entity_aliases(entity_id)
+
     def _update(self, entity_id: str) -> EntityUpdate:
         state = self.states[entity_id]
-        name, area = self.entity_name(entity_id), self.entity_area(entity_id)
-        self._sent[entity_id] = (name, area)
-        return EntityUpdate(entity_id=entity_id, name=name, area=area, state=state.state,
+        name, area, aliases = self._sent[entity_id] = self._picture(entity_id)
+        return EntityUpdate(entity_id=entity_id, name=name, area=area, state=state.state, aliases=aliases,
                             attributes=home_attributes(state.attributes), replace=True, source=self.source)
 
     def layout(self) -> Layout:
@@ -515,10 +541,14 @@ class HaMirror:
 
     # steps
 
-    def resync(self, states: Iterable[HaState], registries: Mapping[str, Iterable[Any]]) -> Change:
-        """A full picture after (re)connecting: every entity sent again, those HA no longer has removed."""
+    def resync(self, states: Iterable[HaState], registries: Mapping[str, Iterable[Any]],
+               aliases: Mapping[str, tuple[str, ...]] | None = None) -> Change:
+        """A full picture after (re)connecting: every entity sent again, those HA no longer has removed.
+        `aliases`: every entity's (from `get_entries`), or None when HA could not give them."""
         for kind, records in registries.items():
             self._store(kind, records)
+        if aliases is not None:
+            self.aliases = dict(aliases)
         self.states = {s.entity_id: s for s in states}
         gone = [eid for eid in self._sent if eid not in self.states]
         updates = [EntityUpdate(entity_id=eid, remove=True, source=self.source) for eid in gone]
@@ -530,9 +560,15 @@ class HaMirror:
     def registry(self, kind: str, records: Iterable[Any]) -> Change:
         """One registry fetched again: the entities whose name or area it changed, and the new layout."""
         self._store(kind, records)
-        updates = [self._update(eid) for eid in self.states
-                   if self._sent.get(eid) != (self.entity_name(eid), self.entity_area(eid))]
+        updates = [self._update(eid) for eid in self.states if self._sent.get(eid) != self._picture(eid)]
         return Change(updates, self.layout() if kind in ("floor", "area") else None)
+
+    def set_aliases(self, aliases: Mapping[str, tuple[str, ...]]) -> Change:
+        """Aliases fetched again for some entities (after `entity_registry_updated`): those whose aliases
+        changed are sent again."""
+        self.aliases = {**(self.aliases or {}), **{eid: a for eid, a in aliases.items() if eid in self.entries}}
+        return Change([self._update(eid) for eid in aliases
+                       if eid in self.states and self._sent.get(eid) != self._picture(eid)])
 
     def state_changed(self, data: Mapping[str, Any]) -> Change:
         """A `state_changed` event's data: the entity's new picture, or its removal (`new_state` null)."""
@@ -560,5 +596,7 @@ class HaMirror:
             self.devices = {r.id: r for r in records}
         elif kind == "entity":
             self.entries = {r.entity_id: r for r in records}
+            if self.aliases is not None:  # an entity gone from the registry takes its aliases along
+                self.aliases = {eid: a for eid, a in self.aliases.items() if eid in self.entries}
         else:
             raise ValueError(f"unknown registry {kind!r}")
