@@ -38,8 +38,6 @@ class EntityUpdate:
     """Attributes to merge over the current ones."""
     available: bool | None = None
     """Availability (LWT / availability topics); an unavailable entity has state `unavailable`."""
-    aliases: tuple[str, ...] | None = None
-    """Other names people use for it (Home Assistant's entity aliases); None: unchanged."""
     remove: bool = False
     """The device is gone (removed from the bridge's device list, empty retained config)."""
     replace: bool = False
@@ -47,6 +45,8 @@ class EntityUpdate:
     state): its attributes replace the current ones and a None area clears the area."""
     source: str = ""
     """Adapter name, for counters and logs."""
+    aliases: tuple[str, ...] | None = None
+    """Other names people use for it (Home Assistant's entity aliases); None: unchanged."""
 
 
 @dataclass
