@@ -93,9 +93,8 @@ def test_shipped_model_never_emits_a_broken_span() -> None:
     for text in ("turn on the living room lights", "set the kitchen lights to fifty percent",
                  "play hey jude by the beatles in the bedroom", "wake me up at seven thirty am tomorrow"):
         enc = m.encode(text)
-        tags = m._tags(m.run(enc)[1][0], enc.offsets, enc.type_ids, enc.special_tokens_mask)
-        text_idx = [i for i, (t, s) in enumerate(zip(enc.type_ids, enc.special_tokens_mask, strict=True))
-                    if t == 0 and not s]
-        path = [m.labels.tags[int(tags[i])] for i in text_idx]
-        glued = [i > text_idx[0] and enc.offsets[i][0] == enc.offsets[i - 1][1] for i in text_idx]
+        tags = m._tags(m.run(enc)[1][0], enc)  # one per text token
+        assert len(tags) == len(enc.starts) > 0
+        path = [m.labels.tags[int(t)] for t in tags]
+        glued = [i > 0 and enc.starts[i] == enc.ends[i - 1] for i in range(len(tags))]
         assert _valid(path, glued), (text, path)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tokenizers import Encoding, Tokenizer
+from tokenizers import Tokenizer
 
 from edge_nlu.domain.result import NLU, Alternative, Slot
 from edge_nlu.errors import ErrorCode, ModelError
@@ -75,8 +75,31 @@ class Labels:
         return cls(intents=tuple(i["name"] for i in d["intents"]), tags=tuple(d["tags"]), temperature=float(t))
 
 
+@dataclass(frozen=True, slots=True)
+class ModelInput:
+    """One request as the model reads it: `[CLS] text [SEP] (context [SEP])`, and where the text's tokens are."""
+
+    ids: np.ndarray
+    """Token ids, int64, shape (tokens,)."""
+    type_ids: np.ndarray
+    """Segment ids: 0 for [CLS], the text and its [SEP]; 1 for the context and the last [SEP]."""
+    starts: np.ndarray
+    """Character start of each text token in the text (the text's tokens are ids[1 : 1 + len(starts)])."""
+    ends: np.ndarray
+    """Character end of each text token."""
+
+
 class NLUModel:
-    """Tokenizer + int8 ONNX joint model; one instance is safe to share across threads."""
+    """Tokenizer + int8 ONNX joint model; one instance is safe to share across threads.
+
+    The work around the ONNX run is kept small because it is paid on every request: the context
+    segment repeats across requests (same home, same satellite), so its token ids are cached by
+    its text; the text is tokenized once without special tokens and the model input is assembled
+    in numpy; decoding touches only the text's tokens."""
+
+    SEGMENT_CACHE = 1024
+    """Context segments whose token ids are kept (a segment changes with the home's state, the room and
+    the previous turn; a hub sees a few hundred distinct ones a day)."""
 
     def __init__(self, model_dir: Path, threads: int = 1) -> None:
         self.dir = model_dir
@@ -84,9 +107,13 @@ class NLUModel:
         try:
             self.labels = Labels.from_dict(json.loads((model_dir / "labels.json").read_text()))
             self.tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+            cls_id, sep_id = self.tok.token_to_id("[CLS]"), self.tok.token_to_id("[SEP]")
+            if cls_id is None or sep_id is None:
+                raise ValueError("the tokenizer has no [CLS] or [SEP]")
         except (ValueError, KeyError, TypeError, Exception) as exc:
             raise ModelError(f"cannot load labels or tokenizer from {model_dir}: {exc}",
                     ErrorCode.MODEL_CORRUPT) from exc
+        self._cls, self._sep = int(cls_id), int(sep_id)
         self.bio = BioDecoder(self.labels.tags)
         self.tok.no_padding()
         # truncation is done per call in `encode`: the tokenizer's own raises when the text alone is
@@ -94,76 +121,90 @@ class NLUModel:
         self.tok.no_truncation()
         self.session = make_session(model_dir / "model.onnx", threads)
         self._inputs = {i.name for i in self.session.get_inputs()}
+        self._segments: dict[str, np.ndarray] = {}
+        self._outside = self.labels.tags.index("O") if "O" in self.labels.tags else -1
+        self._kinds = tuple(t[2:] if t[:2] in ("B-", "I-") else "" for t in self.labels.tags)
+        self._inside = np.array([t.startswith("I-") for t in self.labels.tags])
+        self._intents = self.labels.intents
+        self._temperature = self.labels.temperature
 
     def predict(self, text: str, context: str = "") -> NLU:
         enc = self.encode(text, context)
         return self.decode(text, enc, self.run(enc))
 
-    def encode(self, text: str, context: str = "") -> Encoding:
+    def segment_ids(self, context: str) -> np.ndarray:
+        """The context segment's token ids (no special tokens), cached by its text."""
+        ids = self._segments.get(context)
+        if ids is None:
+            ids = np.asarray(self.tok.encode(context, add_special_tokens=False).ids, dtype=np.int64)
+            if len(self._segments) >= self.SEGMENT_CACHE:
+                self._segments.clear()  # dict ops are atomic: a concurrent reader sees a miss, never a torn entry
+            self._segments[context] = ids
+        return ids
+
+    def encode(self, text: str, context: str = "") -> ModelInput:
         """Text (segment A) and context segment (B) -> at most MAX_LEN token ids.
 
         Over the budget the context gives way first, then the end of the text, so a long
         request is still read (its first MAX_LEN - 2 tokens) and never refused; offsets of the
         kept tokens still index `text`."""
         a = self.tok.encode(text, add_special_tokens=False)
-        if context:
-            room = MAX_LEN - 3 - len(a.ids)  # [CLS] text [SEP] context [SEP]
-            if room > 0:
-                b = self.tok.encode(context, add_special_tokens=False)
-                if len(b.ids) > room:
-                    b.truncate(room)
-                return self.tok.post_process(a, b)
-        if len(a.ids) > MAX_LEN - 2:  # [CLS] text [SEP]
-            a.truncate(MAX_LEN - 2)
-        return self.tok.post_process(a)
+        a_ids = a.ids
+        offsets = a.offsets
+        n_a = min(len(a_ids), MAX_LEN - 2)  # [CLS] text [SEP]
+        b = self.segment_ids(context)[: max(0, MAX_LEN - 3 - n_a)] if context else _EMPTY
+        n_b = len(b)
+        n = n_a + 2 + (n_b + 1 if n_b else 0)
+        ids = np.empty(n, dtype=np.int64)
+        ids[0] = self._cls
+        ids[1:n_a + 1] = a_ids[:n_a]
+        ids[n_a + 1] = self._sep
+        types = np.zeros(n, dtype=np.int64)
+        if n_b:
+            ids[n_a + 2:n - 1] = b
+            ids[n - 1] = self._sep
+            types[n_a + 2:] = 1
+        span = np.asarray(offsets[:n_a], dtype=np.int64).reshape(-1, 2)
+        return ModelInput(ids=ids, type_ids=types, starts=span[:, 0], ends=span[:, 1])
 
-    def run(self, enc: Encoding) -> list[Any]:
+    def run(self, enc: ModelInput) -> list[Any]:
         """The ONNX forward pass: [intent logits (1, intents), slot logits (1, tokens, tags)]."""
-        ids = np.asarray([enc.ids], dtype=np.int64)
-        feed = {
-            "input_ids": ids,
-            "attention_mask": np.ones_like(ids),
-            "token_type_ids": np.asarray([enc.type_ids], dtype=np.int64),
-        }
-        return list(self.session.run(None, {k: v for k, v in feed.items() if k in self._inputs}))
+        ids = enc.ids[None, :]
+        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": enc.type_ids[None, :]}
+        if len(self._inputs) != len(feed):
+            feed = {k: v for k, v in feed.items() if k in self._inputs}
+        return list(self.session.run(None, feed))
 
-    def decode(self, text: str, enc: Encoding, outputs: list[Any]) -> NLU:
+    def decode(self, text: str, enc: ModelInput, outputs: list[Any]) -> NLU:
         """Logits -> intent with its probability, and slot spans over `text`."""
-        p = _softmax(outputs[0][0] / self.labels.temperature)
-        ranked = [int(i) for i in np.argsort(-p, kind="stable")[: 1 + ALTERNATIVES]]
+        z = outputs[0][0] / self._temperature
+        z = np.exp(z - z.max())
+        p = z / z.sum()
+        ranked = np.argsort(-p, kind="stable")[: 1 + ALTERNATIVES].tolist()
         best = ranked[0]
-        tags = self._tags(outputs[1][0], enc.offsets, enc.type_ids, enc.special_tokens_mask)
-        spans = self._spans(text, enc.offsets, enc.type_ids, enc.special_tokens_mask, tags)
-        alternatives = tuple(Alternative(self.labels.intents[i], float(p[i])) for i in ranked[1:])
-        return NLU(intent=self.labels.intents[best], confidence=float(p[best]), slots=tuple(spans),
+        spans = self._spans(text, enc, self._tags(outputs[1][0], enc))
+        alternatives = tuple(Alternative(self._intents[i], float(p[i])) for i in ranked[1:])
+        return NLU(intent=self._intents[best], confidence=float(p[best]), slots=tuple(spans),
                    alternatives=alternatives)
 
-    def _tags(self, logits: Any, offsets: list[tuple[int, int]], types: list[int], special: list[int]) -> Any:
-        """Tag id per token: constrained BIO decoding over the text tokens, argmax elsewhere."""
-        tags = np.argmax(logits, -1)
-        text = [i for i in range(len(types)) if types[i] == 0 and not special[i]]
-        if text:
-            lo, hi = text[0], text[-1] + 1
-            glued = [i > lo and offsets[i][0] == offsets[i - 1][1] for i in range(lo, hi)]
-            tags[lo:hi] = self.bio.decode(logits[lo:hi], glued)
-        return tags
+    def _tags(self, logits: np.ndarray, enc: ModelInput) -> np.ndarray:
+        """Tag id per text token: constrained BIO decoding."""
+        n = len(enc.starts)
+        glued = np.zeros(n, dtype=bool)
+        if n > 1:
+            glued[1:] = enc.starts[1:] == enc.ends[:-1]
+        return self.bio.decode(logits[1:n + 1], glued)  # type: ignore[arg-type]  # a bool array indexes alike
 
-    def _spans(
-        self, text: str, offsets: list[tuple[int, int]], types: list[int], special: list[int], tags: Any
-    ) -> list[Slot]:
+    def _spans(self, text: str, enc: ModelInput, tags: np.ndarray) -> list[Slot]:
         """BIO tags -> character spans, widened to whole words (a span never cuts a word)."""
         spans: list[list[Any]] = []
-        for i, (s, e) in enumerate(offsets):
-            if types[i] != 0 or special[i]:
-                continue
-            tag = self.labels.tags[int(tags[i])]
-            if tag == "O":
-                continue
-            kind = tag[2:]
-            cont = spans and spans[-1][0] == kind and spans[-1][3] == i - 1
+        for i in np.flatnonzero(tags != self._outside).tolist():
+            t = int(tags[i])
+            s, e = int(enc.starts[i]), int(enc.ends[i])
+            kind = self._kinds[t]
+            adjacent = bool(spans) and spans[-1][3] == i - 1
             # a word piece glued to the previous token continues it whatever its tag says
-            glued = spans and spans[-1][3] == i - 1 and s == spans[-1][2]
-            if (tag.startswith("I-") and cont) or glued:
+            if adjacent and ((self._inside[t] and spans[-1][0] == kind) or s == spans[-1][2]):
                 spans[-1][2] = e
                 spans[-1][3] = i
             else:
@@ -181,6 +222,4 @@ class NLUModel:
         return out
 
 
-def _softmax(x: np.ndarray) -> np.ndarray:
-    z = np.exp(x - np.max(x))
-    return np.asarray(z / z.sum())
+_EMPTY = np.zeros(0, dtype=np.int64)

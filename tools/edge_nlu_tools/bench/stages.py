@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tokenizers import Encoding
-
 from edge_nlu.domain.context import RequestContext
 from edge_nlu.domain.home import Home
 from edge_nlu.domain.result import NLU
 from edge_nlu.model.context_segment import context_segment
+from edge_nlu.model.runner import ModelInput
 from edge_nlu.pipeline import EdgeNLU
 from edge_nlu.resolve.resolver import resolve
 from edge_nlu_tools.bench import baseline
@@ -82,7 +81,7 @@ def _context(home: Home, rng: random.Random) -> dict[str, Any]:
     return ctx
 
 
-def decode(nlu: EdgeNLU, clean: str, enc: Encoding, outputs: list[Any]) -> NLU:
+def decode(nlu: EdgeNLU, clean: str, enc: ModelInput, outputs: list[Any]) -> NLU:
     """`NLUModel.predict`'s decoding step on its own (the ONNX run is timed apart from it)."""
     return nlu.model.decode(clean, enc, outputs)
 
@@ -95,7 +94,7 @@ def prepare(nlu: EdgeNLU, req: Request) -> tuple[str, RequestContext, Home, str]
     return clean, ctx, home, context_segment(home, ctx)
 
 
-def run_model(nlu: EdgeNLU, enc: Encoding) -> list[Any]:
+def run_model(nlu: EdgeNLU, enc: ModelInput) -> list[Any]:
     return nlu.model.run(enc)
 
 
@@ -159,7 +158,7 @@ def measure(subjects: dict[str, Subject], reqs: list[Request]) -> dict[str, dict
     return out
 
 
-def token_counts(tokenize: Callable[[str, str], Encoding], nlu: EdgeNLU, reqs: list[Request]) -> list[int]:
+def token_counts(tokenize: Callable[[str, str], Any], nlu: EdgeNLU, reqs: list[Request]) -> list[int]:
     counts = []
     for req in reqs:
         clean, _, _, segment = prepare(nlu, req)
@@ -167,5 +166,5 @@ def token_counts(tokenize: Callable[[str, str], Encoding], nlu: EdgeNLU, reqs: l
     return counts
 
 
-def _tok(nlu: EdgeNLU) -> Callable[[str, str], Encoding]:
+def _tok(nlu: EdgeNLU) -> Callable[[str, str], ModelInput]:
     return nlu.model.encode

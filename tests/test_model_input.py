@@ -1,0 +1,59 @@
+"""The runtime's own assembly of the model input equals the tokenizer's pair encoding, and the context
+segment's ids are cached by its text without changing any result."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_nlu.model.runner import MAX_LEN, NLUModel
+from tests.conftest import ROOT, SHIPPED
+
+SEGMENTS = (
+    "",
+    "room kitchen | screen no",
+    "room living room | screen yes | active tv playing , fan on | before turn on the lamp > turn on light",
+)
+
+
+@pytest.fixture(scope="module")
+def model() -> NLUModel:
+    return NLUModel(SHIPPED)
+
+
+def _texts() -> list[str]:
+    rows = (ROOT / "export" / "data" / "hwu64" / "train.jsonl").read_text(encoding="utf-8").splitlines()[:300]
+    return [json.loads(r)["text"] for r in rows] + ["café naïve ok", "turn on the lights in the kids' room!"]
+
+
+def test_input_is_the_tokenizers_pair_encoding(model: NLUModel) -> None:
+    checked = 0
+    for text in _texts():
+        for segment in SEGMENTS:
+            ref = model.tok.encode(text, segment) if segment else model.tok.encode(text)
+            if len(ref.ids) > MAX_LEN:
+                continue
+            enc = model.encode(text, segment)
+            assert enc.ids.tolist() == ref.ids and enc.type_ids.tolist() == ref.type_ids
+            text_tokens = [i for i, (t, s) in enumerate(zip(ref.type_ids, ref.special_tokens_mask, strict=True))
+                           if t == 0 and not s]
+            spans = list(zip(enc.starts.tolist(), enc.ends.tolist(), strict=True))
+            assert spans == [ref.offsets[i] for i in text_tokens]
+            checked += 1
+    assert checked > 800
+
+
+def test_segment_ids_are_cached_by_text_and_bounded(tmp_path: Path) -> None:
+    m = NLUModel(SHIPPED)
+    segment = SEGMENTS[2]
+    first = m.segment_ids(segment)
+    assert m.segment_ids(segment) is first  # the second request with this segment does not tokenize it
+    before = m.predict("turn it off", segment)
+    for i in range(m.SEGMENT_CACHE + 5):
+        m.segment_ids(f"room room {i} | screen no")
+    assert len(m._segments) <= m.SEGMENT_CACHE
+    assert m.predict("turn it off", segment) == before  # evicted or not, the same reading
+    assert np.array_equal(m.segment_ids(segment), first)
