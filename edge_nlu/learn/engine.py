@@ -16,6 +16,7 @@ import re
 import threading
 import time
 from collections import Counter, OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -212,6 +213,19 @@ class SelfLearning:
                       user: str | None = None, ts: float | None = None, query_id: str | None = None,
                       context: dict[str, Any] | None = None, home: Home | None = None) -> Result:
         """Parse one request with learning applied, record it, and mark the turn it rephrases."""
+        result, bookkeeping = self.answer(text, site=site, session=session, user=user, ts=ts, query_id=query_id,
+                                          context=context, home=home)
+        bookkeeping()
+        return result
+
+    def answer(self, text: str, *, site: str = "default", session: str | None = None,
+               user: str | None = None, ts: float | None = None, query_id: str | None = None,
+               context: dict[str, Any] | None = None, home: Home | None = None) -> tuple[Result, Callable[[], None]]:
+        """`handle_result` in two steps: the answer, its turn recorded (committed: a turn whose answer went out is
+        in the store even if the process is killed right after), and a call that does the rest of the
+        bookkeeping (marks the turn this one rephrases, which may run the rephrase detector, and learns from an
+        answer to "what did you mean?"), so that the service publishes before it. Call it before the next
+        request: that one reads what it writes. It uses the request's time, as `handle_result` does."""
         ts = time.time() if ts is None else self.clamp_ts(float(ts))
         self.reload()
         ctx = dict(context or {})
@@ -219,16 +233,16 @@ class SelfLearning:
             ctx["user"] = user
         base = home or self.nlu.home
         if not isinstance(text, str) or not text.strip() or not self.site_allowed(site):
-            return self.nlu.parse_result(text, ctx, query_id, home=home)
+            return self.nlu.parse_result(text, ctx, query_id, home=home), _nothing
         prefs = list(self._prefs.get(user, [])) if user else []
         confirmed = self._take_confirm(text, site, user, ts, query_id)
         if confirmed is not None:
             self._record(confirmed, text, site, session, user, ts, query_id, ctx, home)
-            return confirmed
+            return confirmed, _nothing
         answering = self._take_pending(text, site, user, ts)
         teaching = parse_teaching(text, user, ts) if user else None
-        if teaching is not None:
-            return self._teach(teaching, text, site, session, user, ts, query_id, ctx, home)
+        if teaching is not None:  # taught, asked to confirm or refused: the reply says which, so it is done first
+            return self._teach(teaching, text, site, session, user, ts, query_id, ctx, home), _nothing
         if prefs and any(p.kind == "music_genre" for p in prefs) and "taught" in self.layers:
             hist = [h.to_dict() for h in preference_history(prefs)]
             ctx["history"] = hist + list(ctx.get("history") or [])
@@ -253,25 +267,29 @@ class SelfLearning:
             if online is not None:
                 result, online_rw = online
                 rewrite = (*online_rw, True)
-        self._mark_rephrase(text, site, session, user, ts, result, ctx)
-        if answering is not None and result.succeeded(self.min_confidence):
-            # the answer to "what did you mean?" worked: it becomes this user's rewrite, unless it is unsafe
-            original = self.nlu.parse_result(answering.text, ctx, query_id, home=home)
-            reason = check_rewrite(original, result, base, self.settings.defect_confidence, answering.text)
-            entry = {"ts": ts, "kind": "taught", "src": normalize(answering.text), "dst": text.strip(),
-                     "users": [user], "sites": [site]}
-            if reason is None:
-                self._add_taught(normalize(answering.text), text.strip(), user, site, area, ts, base,
-                                 {"asked_at": ts})
-                self.store.add_audit([{**entry, "event": "learned", "reason": "answer to what did you mean"}])
-                self.reload(force=True)
-            else:
-                self.store.add_audit([{**entry, "event": "rejected", "reason": f"guard: {reason}"}])
+        read = result
         if rewrite is not None:
             result = replace(result, text=text.strip(),
                              rewrite=Rewrite(text=rewrite[0], source=rewrite[1], score=round(rewrite[2], 4)))
         self._record(result, text, site, session, user, ts, query_id, ctx, home)
-        return result
+
+        def bookkeeping() -> None:
+            self._mark_rephrase(text, site, session, user, ts, read, ctx)
+            if answering is not None and read.succeeded(self.min_confidence):
+                # the answer to "what did you mean?" worked: it becomes this user's rewrite, unless it is unsafe
+                original = self.nlu.parse_result(answering.text, ctx, query_id, home=home)
+                reason = check_rewrite(original, read, base, self.settings.defect_confidence, answering.text)
+                entry = {"ts": ts, "kind": "taught", "src": normalize(answering.text), "dst": text.strip(),
+                         "users": [user], "sites": [site]}
+                if reason is None:
+                    self._add_taught(normalize(answering.text), text.strip(), user, site, area, ts, base,
+                                     {"asked_at": ts})
+                    self.store.add_audit([{**entry, "event": "learned", "reason": "answer to what did you mean"}])
+                    self.reload(force=True)
+                else:
+                    self.store.add_audit([{**entry, "event": "rejected", "reason": f"guard: {reason}"}])
+
+        return result, bookkeeping
 
     def _table_rewrite(self, text: str, user: str | None, prefs: list[Preference], home: Home,
                        area: str | None = None, ts: float = 0.0,
@@ -622,6 +640,10 @@ class SelfLearning:
         self.reload(force=True)
         self.refresh_indexes()
         return counts
+
+
+def _nothing() -> None:
+    """The bookkeeping of a request that has none left to do."""
 
 
 def _spoken(query_id: str | None, text: str, reply: str) -> Result:

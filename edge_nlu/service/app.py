@@ -2,13 +2,21 @@
 
 Three kinds of thread, so that no slow work runs where it could stall another:
 
-- paho's network thread only sorts messages into two bounded queues;
+- paho's network thread sorts messages into two bounded queues, and answers a query that finds the
+  service idle (nothing queued for the query thread, every earlier device message applied) itself,
+  after its pass of the network loop: the answers go to the socket from the thread that read the
+  query, with no hand-off between threads (each one costs a wake-up, which on a busy two-core hub is
+  most of the service's own time);
 - the ingest thread runs the adapters and applies their updates to the LiveHome, in batches;
-- the query thread snapshots the home, parses, and publishes the Hermes answer and the full result.
+- the query thread answers the rest in arrival order: queries behind a backlog or behind device
+  messages not yet applied, and the learning side's feedback messages.
 
 A query waits (at most `limits.state_wait_s`) for device messages that arrived before it, so an
 answer reflects the state the speaker saw; no lock is held during inference, so queries are
-answered while state pours in. Nothing a publisher sends can stop the service: oversized,
+answered while state pours in. With learning on, a query's turn is committed to the store before its
+answers go out (an answered query is never lost to a crash), and the rest of learning's bookkeeping
+(marking the turn it rephrases, which may run the rephrase detector) runs after them, on the same
+thread, before the next query. Nothing a publisher sends can stop the service: oversized,
 binary, malformed and unknown messages are counted and dropped, each bad topic logged once.
 """
 
@@ -16,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import threading
 import time
@@ -52,6 +61,13 @@ if TYPE_CHECKING:  # imported when learning is configured (the engine's numeric 
 
 log = logging.getLogger("edge_nlu.service.app")
 
+TRACE_ENV = "EDGE_NLU_TRACE"
+"""Names a JSON-lines file: the service then stamps each query's stages (perf_counter_ns, one clock for every
+process on the host) and writes them there on stop, for benchmarks/service_overhead.py. Unset: no stamps."""
+TRACE_STAGES = ("recv", "dequeued", "query_read", "context", "parsed", "encoded", "published", "done")
+"""The stamps of a traced query, in order."""
+TRACE_MAX = 100_000
+"""Traced queries kept (the rest are not stamped)."""
 BATCH = 256
 """Device messages applied to the home in one go (one snapshot rebuild per batch, not per message)."""
 MAX_LOGGED_TOPICS = 4096
@@ -70,6 +86,8 @@ class _Pending:
     """Device messages enqueued before it; the worker waits until these are applied."""
     arrival: str
     """Local arrival time, ISO; the context's time unless the query brings its own."""
+    recv_ns: int = 0
+    """perf_counter_ns() on the network thread when it came in (for the trace)."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +106,8 @@ class Service:
     """The running service; `run()` blocks until stopped, `start()`/`stop()` for embedding and tests."""
 
     def __init__(self, settings: ServeSettings, nlu: EdgeNLU | None = None,
-                 adapters: list[Adapter] | None = None) -> None:
+                 adapters: list[Adapter] | None = None, *, inline: bool = True) -> None:
+        """`inline=False` sends every query through the query thread (the tests compare both paths)."""
         from edge_nlu.settings import RuntimeSettings
 
         self.settings = settings
@@ -122,6 +141,11 @@ class Service:
         self._queries: queue.Queue[_Pending | _Event | None] = queue.Queue(lim.max_queued_queries)
         self._messages: queue.Queue[tuple[int, str, bytes, bool] | None] = queue.Queue(lim.max_queued_messages)
         self._enqueued = 0  # written by the network thread only
+        self._inline = inline
+        self._idle_items: list[_Pending | _Event] = []
+        """Queries (and what follows them in the same network pass) to answer on the network thread."""
+        self._handed = 0  # items put on the query queue; written by the network thread only
+        self._finished = 0  # items the query thread is done with; written by the query thread only
         self._applied = 0
         self._applied_cond = threading.Condition()
         self._counts = dict.fromkeys(COUNTERS, 0)
@@ -129,8 +153,10 @@ class Service:
         self._logged: set[str] = set()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._trace_path = os.environ.get(TRACE_ENV) or None
+        self._trace: list[tuple[str | None, list[int]]] | None = [] if self._trace_path else None
         self.link = MqttLink(settings.broker, self.status_topic, self._on_message, self._all_topics,
-                             on_connected=lambda: self._count("connects"))
+                             on_connected=lambda: self._count("connects"), on_idle=self._answer_idle)
         reliable = {self.query_topic, self.session_ended_topic}
         if self.learning is not None:
             reliable |= set(self.learning.topics())
@@ -179,7 +205,18 @@ class Service:
             self.ha.stop()
         if self.learning is not None:
             self.learning.close()
+        self._write_trace()
         log.info("edge-nlu stopped: %s", self.counters())
+
+    def _write_trace(self) -> None:
+        if self._trace is None or self._trace_path is None:
+            return
+        try:
+            with open(self._trace_path, "w", encoding="utf-8") as f:
+                for qid, stamps in self._trace:
+                    f.write(json.dumps({"id": qid, **dict(zip(TRACE_STAGES, stamps, strict=False))}) + "\n")
+        except OSError as exc:
+            log.warning("cannot write the trace to %s: %s", self._trace_path, exc)
 
     def run(self, stop: threading.Event) -> None:
         """Serve until `stop` is set (signal handler) or the broker refuses our login (raises BrokerError)."""
@@ -228,6 +265,7 @@ class Service:
         return topics
 
     def _on_message(self, topic: str | None, payload: bytes, retained: bool) -> None:
+        recv = time.perf_counter_ns()
         self._count("messages")
         if topic is None:
             self._count("rejected")
@@ -241,12 +279,13 @@ class Service:
                 self._count("invalid_queries")
             return
         if topic == self.query_topic:
-            self._enqueue_query(payload)
+            self._enqueue_query(payload, recv)
             return
         if self.learning is not None and self.learning.wants(topic):
-            try:
-                self._queries.put_nowait(_Event(topic, payload, time.time()))
-            except queue.Full:
+            event = _Event(topic, payload, time.time())
+            if self._idle_items:  # behind a query answered on this thread: keep the order
+                self._idle_items.append(event)
+            elif not self._hand_over(event):
                 self._count("overloaded")
             if topic != self.session_ended_topic:
                 return
@@ -257,14 +296,50 @@ class Service:
             self._count("rejected")
             self._log_once("<ingest-full>", "device messages arrive faster than they can be applied; dropping")
 
-    def _enqueue_query(self, payload: bytes) -> None:
-        pending = _Pending(payload, self._enqueued, datetime.now().isoformat(timespec="seconds"))
+    def _enqueue_query(self, payload: bytes, recv_ns: int = 0) -> None:
+        pending = _Pending(payload, self._enqueued, datetime.now().isoformat(timespec="seconds"), recv_ns)
         self._count("queries")
-        try:
-            self._queries.put_nowait(pending)
-        except queue.Full:
+        if self._idle_items or (self._inline and self._handed == self._finished):
+            self._idle_items.append(pending)  # answered by `_answer_idle` at the end of this network pass
+            return
+        if not self._hand_over(pending):
             self._count("overloaded")
             self._reject(payload, "the service is overloaded; try again", ErrorCode.OVERLOADED)
+
+    def _hand_over(self, item: _Pending | _Event) -> bool:
+        """Queue for the query thread (network thread only); False when the queue is full."""
+        self._handed += 1
+        try:
+            self._queries.put_nowait(item)
+        except queue.Full:
+            self._handed -= 1
+            return False
+        return True
+
+    def _answer_idle(self) -> None:
+        """After a network pass (network thread, outside paho's callbacks): answer the queries that found the
+        service idle, in order, so their answers are written from here at once. One whose device messages are
+        not all applied yet goes to the query thread, with everything after it (which keeps the order)."""
+        items, self._idle_items = self._idle_items, []
+        for i, item in enumerate(items):
+            if isinstance(item, _Pending) and self._applied < item.seq:
+                for rest in items[i:]:
+                    if not self._hand_over(rest):
+                        self._count("overloaded")
+                        if isinstance(rest, _Pending):
+                            self._reject(rest.payload, "the service is overloaded; try again", ErrorCode.OVERLOADED)
+                return
+            self._run_item(item)
+
+    def _run_item(self, item: _Pending | _Event) -> None:
+        try:
+            if isinstance(item, _Event):
+                self._learning_event(item)
+            else:
+                self._answer(item)
+        except Exception:
+            self._count("errors")
+            log.exception("error answering a query")
 
     # --- ingest thread ---------------------------------------------------------------------
 
@@ -358,17 +433,14 @@ class Service:
             item = self._queries.get()
             if item is None:
                 return
-            try:
-                if isinstance(item, _Event):
-                    self._learning_event(item)
-                else:
-                    self._answer(item)
-            except Exception:
-                self._count("errors")
-                log.exception("error answering a query")
+            self._run_item(item)
+            self._finished += 1
 
     def _answer(self, item: _Pending) -> None:
         s = self.settings
+        trace = None
+        if self._trace is not None and len(self._trace) < TRACE_MAX:
+            trace = [item.recv_ns, time.perf_counter_ns()]
         try:
             q = parse_query(item.payload, s.limits.max_payload_bytes)
         except QueryError as exc:
@@ -376,6 +448,8 @@ class Service:
             self._log_once("<invalid-query>", "invalid query: %s", exc.message)
             self._reject(item.payload, exc.message, exc.code, exc.partial)
             return
+        if trace is not None:
+            trace.append(time.perf_counter_ns())
         with self._applied_cond:
             self._applied_cond.wait_for(lambda: self._applied >= item.seq, timeout=s.limits.state_wait_s)
         home = self.home.snapshot()
@@ -387,23 +461,42 @@ class Service:
             self._log_once(f"<area:{q.site_id}>", "site %s: area %r is not in the home; answering without it",
                            q.site_id, area)
             del ctx["area"]
+        if trace is not None:
+            trace.append(time.perf_counter_ns())
         learning = self.learning
+        bookkeeping: Callable[[], None] | None = None
         if learning is not None:
             site = s.sites.get(q.site_id)
             try:
-                result = learning.handle_result(q, ctx, home, q.user or (site.user if site else None))
+                result, bookkeeping = learning.answer(q, ctx, home, q.user or (site.user if site else None))
             except Exception:  # a learning fault must not cost the answer: plain parsing for this one
                 self._learning_failed("query")
                 result = self.nlu.parse_result(q.input, ctx, q.id, home=home)
         else:
             result = self.nlu.parse_result(q.input, ctx, q.id, home=home)
+        if trace is not None:
+            trace.append(time.perf_counter_ns())
         result = self._keep_timers(q, result)
         self.history.record(q.site_id, q.session_id, next_turn(result), now)
-        self._publish_answer(q, result)
+        answers = self.codec.answer(q, result)
+        if trace is not None:
+            trace.append(time.perf_counter_ns())
+        for topic, data in answers:
+            self.link.publish(topic, data)
+        if trace is not None:
+            trace.append(time.perf_counter_ns())
         self._count("answered")
+        if bookkeeping is not None:  # learning's rest (the turn is recorded already), once the answers are out
+            try:
+                bookkeeping()
+            except Exception:
+                self._learning_failed("query's bookkeeping")
         if learning is not None:
             for topic, payload in learning.questions():
                 self.link.publish(topic, payload)
+        if trace is not None and self._trace is not None:
+            trace.append(time.perf_counter_ns())
+            self._trace.append((q.id, trace))
 
     def _learning_failed(self, where: str) -> None:
         """Count a learning exception; the first of each kind is logged with its traceback."""
@@ -474,10 +567,6 @@ class Service:
             except Exception:
                 self._count("errors")
                 log.exception("error ending a timer")
-
-    def _publish_answer(self, q: HermesQuery, result: Result) -> None:
-        for topic, data in self.codec.answer(q, result):
-            self.link.publish(topic, data)
 
     def _reject(self, payload: bytes, message: str, code: ErrorCode, partial: dict[str, Any] | None = None) -> None:
         """Answer a query that cannot be parsed (or not now), when we can tell who asked."""

@@ -72,7 +72,8 @@ def parse_query(payload: bytes, max_bytes: int = 256 * 1024) -> HermesQuery:
         raise QueryError(f"query payload is not UTF-8 JSON: {str(exc)[:200]}") from exc
     if not isinstance(data, dict):
         raise QueryError("query payload must be a JSON object")
-    data = {k: _clean_field(v) for k, v in data.items()}
+    if b"\\ud" in payload or b"\\uD" in payload:  # only a \uD800-\uDFFF escape can give a lone surrogate
+        data = {k: _clean_field(v) for k, v in data.items()}
     partial = {k: data.get(k) for k in ("siteId", "id", "sessionId", "input")
                if isinstance(data.get(k), str) and len(data[k]) <= MAX_ID_CHARS * 8}
     site = data.get("siteId", "default")
@@ -247,9 +248,13 @@ def not_recognized(partial: dict[str, Any], message: str, prefix: str = "hermes"
     }
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+"""One encoder for every answer (`json.dumps` with options builds a new one per call)."""
+
+
 def encode(payload: dict[str, Any]) -> bytes:
     """A JSON payload as published: UTF-8, non-ASCII characters as themselves."""
-    return json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    return _ENCODER.encode(payload).encode("utf-8")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import itertools
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -136,17 +137,27 @@ class LearningBridge:
 
     def handle_result(self, q: HermesQuery, ctx: dict[str, Any], home: Home, user: str | None) -> Result:
         """Answer a query through the learning engine, marking a barge-in when it cut an answer off."""
+        result, bookkeeping = self.answer(q, ctx, home, user)
+        bookkeeping()
+        return result
+
+    def answer(self, q: HermesQuery, ctx: dict[str, Any], home: Home,
+               user: str | None) -> tuple[Result, Callable[[], None]]:
+        """`handle_result` in two steps (see `SelfLearning.answer`): the answer, its turn recorded, and the rest of
+        the bookkeeping, which the service runs once the answer is published, before the next query."""
         ts = self.engine.clamp_ts(request_ts(q.time))
         speaking = self._speaking.pop(q.site_id, None)
-        if speaking is not None and time.monotonic() - speaking[2] <= SPEAKING_TTL_S:
-            # the answer was still being spoken: the user cut it off
-            self.engine.barge_in(q.site_id, speaking[0] if speaking[0] is not None else q.session_id, ts)
+        cut_off = speaking is not None and time.monotonic() - speaking[2] <= SPEAKING_TTL_S
         if q.user is None and user is not None and self.engine.site_allowed(q.site_id):
             self.engine.site_users[q.site_id] = user  # the configured default user of this site
         if q.id is not None and self.engine.site_allowed(q.site_id):
             _put(self._answered, q.id, time.monotonic())
-        return self.engine.handle_result(q.input, site=q.site_id, session=q.session_id, user=user, ts=ts,
-                                         query_id=q.id, context=ctx, home=home)
+        if cut_off and speaking is not None:
+            # the answer was still being spoken: the user cut it off (marked before this turn is read, as it reads
+            # the earlier turn's signals)
+            self.engine.barge_in(q.site_id, speaking[0] if speaking[0] is not None else q.session_id, ts)
+        return self.engine.answer(q.input, site=q.site_id, session=q.session_id, user=user, ts=ts, query_id=q.id,
+                                  context=ctx, home=home)
 
     def questions(self) -> list[tuple[str, dict[str, Any]]]:
         """Teachable moments to ask over Hermes TTS."""

@@ -11,7 +11,9 @@
   that many satellites' services do not hammer a restarted broker in lock step;
 - bad credentials stop the service instead of retrying forever (as Home Assistant does);
 - TCP_NODELAY on our socket: small request/answer packets must not wait on delayed ACKs;
-- callbacks only hand messages over; nothing slow runs on the network thread.
+- callbacks only hand messages over; `on_idle` (the service's answers to queries that found it idle) runs on
+  the network thread after each pass of paho's loop, outside its callbacks, so what it publishes is written
+  to the socket at once, from this thread: no hand-off to another thread on the way out.
 """
 
 from __future__ import annotations
@@ -89,8 +91,10 @@ class MqttLink:
     """One paho client on its own network thread, started and stopped by the service."""
 
     def __init__(self, broker: BrokerSettings, status_topic: str, on_message: OnMessage,
-                 topics: Callable[[], list[str]], on_connected: Callable[[], None] | None = None) -> None:
+                 topics: Callable[[], list[str]], on_connected: Callable[[], None] | None = None,
+                 on_idle: Callable[[], None] | None = None) -> None:
         self.broker = broker
+        self._on_idle = on_idle
         self.status_topic = status_topic
         self._on_message_cb = on_message
         self._topics = topics
@@ -201,10 +205,29 @@ class MqttLink:
                 self._failed(failure_reason(exc, self.broker))
                 self._backoff()
                 continue
-            self.client.loop_forever()
+            self._serve()
             if self._stop.is_set() or self.fatal is not None:
                 return
             self._backoff()
+
+    def _serve(self) -> None:
+        """paho's loop until the connection ends (what loop_forever does without its reconnects), running
+        `on_idle` after every pass: outside paho's callbacks, a publish there goes straight to the socket."""
+        client, idle = self.client, self._on_idle
+        while True:
+            rc = client.loop(1.0)
+            if idle is not None:
+                try:
+                    idle()
+                except Exception:
+                    log.exception("error after a network pass")
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                return
+
+    @property
+    def on_network_thread(self) -> bool:
+        """True when called from the network thread (where `on_idle` runs)."""
+        return self._thread is not None and threading.get_ident() == self._thread.ident
 
     def _discard_old_session(self) -> None:
         """MQTT 3.1.1 has no 'clean start first only': one clean connect ends a session a previous run
