@@ -195,10 +195,14 @@ def _is_generic(phrase: str, profiles: Profiles) -> bool:
     """A name made only of kind words ("lights", "tv", HA's cover classes such as "gate") says a kind, not
     one device."""
     words = phrase.split()
-    vocab = profiles.kind_words | COVER_WORDS
     if not words:
         return False
-    return " ".join(words) in vocab or all(w in vocab for w in words)
+    kind_words = profiles.kind_words
+
+    def known(w: str) -> bool:
+        return w in kind_words or w in COVER_WORDS
+
+    return known(" ".join(words)) or all(known(w) for w in words)
 
 
 def _match_entities(req: Request, scope: Area | None, titles: list[Span],
@@ -211,6 +215,8 @@ def _match_entities(req: Request, scope: Area | None, titles: list[Span],
     for e in home.entities:
         for name in e.names():
             n = norm(name)
+            if n not in t:  # most names are not said: skip the padded search
+                continue
             for span in _free(_find(t, n), titles):
                 hits.append((e, span, _is_generic(n, profiles)))
     for value in req.slots.get("device_name", []):
@@ -276,7 +282,7 @@ def _tail_matches(req: Request, scope: Area | None) -> list[tuple[Entity, Span]]
             words = norm(name).split()
             for i in range(1, len(words)):
                 tail = " ".join(words[i:])
-                if _is_generic(tail, req.profiles):
+                if tail not in req.t or _is_generic(tail, req.profiles):
                     continue
                 spans = _find(req.t, tail)
                 if spans:
@@ -297,20 +303,24 @@ def _fuzzy_matches(req: Request) -> list[tuple[Entity, Span]]:
         starts.append(req.t.index(w, pos))
         pos = starts[-1] + len(w)
     best: list[tuple[float, Entity, Span]] = []
+    windows: dict[int, list[str]] = {}  # word windows of the text by size, made once
     for e in req.home.entities:
         for name in e.names():
             n = norm(name)
-            size = len(n.split())
-            if size < 2 or len(n) < 6:
+            parts = n.split()
+            size = len(parts)
+            if size < 2 or len(n) < 6 or size > len(words):
                 continue
-            for i in range(len(words) - size + 1):
-                if _loose_end(words[i : i + size], n.split()):
+            ws = windows.get(size)
+            if ws is None:
+                ws = windows[size] = [" ".join(words[i : i + size]) for i in range(len(words) - size + 1)]
+            # every window scoring at least the cutoff, scored in one call; then in text order
+            near = process.extract(n, ws, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=None)
+            for _, score, i in sorted(near, key=lambda x: x[2]):
+                if _loose_end(words[i : i + size], parts) or _is_generic(ws[i], req.profiles):
                     continue
-                window = " ".join(words[i : i + size])
-                score = fuzz.ratio(n, window)
-                if score >= FUZZY_CUTOFF and not _is_generic(window, req.profiles):
-                    end = starts[i + size - 1] + len(words[i + size - 1])
-                    best.append((score, e, Span(starts[i], end)))
+                end = starts[i + size - 1] + len(words[i + size - 1])
+                best.append((score, e, Span(starts[i], end)))
     if not best:
         return []
     top = max(b[0] for b in best)
@@ -320,7 +330,8 @@ def _fuzzy_matches(req: Request) -> list[tuple[Entity, Span]]:
 def _loose_end(window: list[str], name: list[str]) -> bool:
     """A window that starts or ends on a function word the name does not have ('pantry to' is not a
     misheard 'pantry tv', 'the garage door' not 'shed garage door')."""
-    return any(w in _FUNCTION_WORDS and w != n for w, n in ((window[0], name[0]), (window[-1], name[-1])))
+    first, last = window[0], window[-1]
+    return (first in _FUNCTION_WORDS and first != name[0]) or (last in _FUNCTION_WORDS and last != name[-1])
 
 
 def _area_names(a: Area) -> list[str]:
