@@ -280,6 +280,8 @@ def _tail_matches(req: Request, scope: Area | None) -> list[tuple[Entity, Span]]
     for e in pool:
         for name in e.names():
             words = norm(name).split()
+            if len(words) < 2 or words[-1] not in req.t:  # every tail ends with the last word
+                continue
             for i in range(1, len(words)):
                 tail = " ".join(words[i:])
                 if tail not in req.t or _is_generic(tail, req.profiles):
@@ -302,25 +304,31 @@ def _fuzzy_matches(req: Request) -> list[tuple[Entity, Span]]:
     for w in words:
         starts.append(req.t.index(w, pos))
         pos = starts[-1] + len(w)
-    best: list[tuple[float, Entity, Span]] = []
-    windows: dict[int, list[str]] = {}  # word windows of the text by size, made once
+    # names by word count (in home order), then each word window of the text against the names of its size in
+    # one rapidfuzz call: a few calls per request instead of a Python loop over names x windows
+    by_size: dict[int, list[tuple[int, Entity, str, list[str]]]] = {}
+    order = 0
     for e in req.home.entities:
         for name in e.names():
             n = norm(name)
             parts = n.split()
-            size = len(parts)
-            if size < 2 or len(n) < 6 or size > len(words):
-                continue
-            ws = windows.get(size)
-            if ws is None:
-                ws = windows[size] = [" ".join(words[i : i + size]) for i in range(len(words) - size + 1)]
-            # every window scoring at least the cutoff, scored in one call; then in text order
-            near = process.extract(n, ws, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=None)
-            for _, score, i in sorted(near, key=lambda x: x[2]):
-                if _loose_end(words[i : i + size], parts) or _is_generic(ws[i], req.profiles):
+            if 2 <= len(parts) <= len(words) and len(n) >= 6:
+                by_size.setdefault(len(parts), []).append((order, e, n, parts))
+            order += 1
+    found: list[tuple[int, int, float, Entity, Span]] = []
+    for size, names in by_size.items():
+        choices = [n for _, _, n, _ in names]
+        for i in range(len(words) - size + 1):
+            window = " ".join(words[i : i + size])
+            near = process.extract(window, choices, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=None)
+            for _, score, k in near:
+                at, e, _, parts = names[k]
+                if _loose_end(words[i : i + size], parts) or _is_generic(window, req.profiles):
                     continue
                 end = starts[i + size - 1] + len(words[i + size - 1])
-                best.append((score, e, Span(starts[i], end)))
+                found.append((at, i, score, e, Span(starts[i], end)))
+    found.sort(key=lambda f: (f[0], f[1]))  # home order, then text order, as the names were tried
+    best: list[tuple[float, Entity, Span]] = [(score, e, span) for _, _, score, e, span in found]
     if not best:
         return []
     top = max(b[0] for b in best)
