@@ -60,7 +60,6 @@ from mqtt_bench import EchoProbe, _nodelay, pct  # noqa: E402
 
 from edge_nlu.domain.home import Home  # noqa: E402
 from edge_nlu.pipeline import EdgeNLU  # noqa: E402
-from edge_nlu.service.app import TRACE_ENV, TRACE_STAGES  # noqa: E402
 from edge_nlu.service.hermes import HermesQuery, build_context  # noqa: E402
 from edge_nlu.settings import RuntimeSettings, default_model_dir  # noqa: E402
 from edge_nlu_tools.broker import LocalBroker, stop_process  # noqa: E402
@@ -76,6 +75,8 @@ QUERIES = [("what is the temperature?", "kitchen-puck"), ("turn off the lights",
            ("set the bedroom radiator to 20 degrees", "bedroom-puck"), ("turn on the reading lamp", "kitchen-puck"),
            ("what time is it", "bedroom-puck"), ("dim the lights to 30 percent", "bedroom-puck"),
            ("is the front door locked", "living-room-tv"), ("set a timer for 5 minutes", "kitchen-puck")]
+TRACE_ENV = "EDGE_NLU_TRACE"  # edge_nlu.service.app's; named here too so that --stages runs on older code
+TRACE_STAGES = ("recv", "dequeued", "query_read", "context", "parsed", "encoded", "published", "done")
 PHASES = ("in", "handoff", "read", "context", "parse", "encode", "publish", "out", "after")
 HOME = ROOT / "devices" / "homes" / "demo.yaml"
 

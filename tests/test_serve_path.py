@@ -164,3 +164,14 @@ def test_answer_then_bookkeeping_is_handle_result(nlu: EdgeNLU, tmp_path: Path) 
         outs.append((got, sorted(rows, key=lambda r: str(r[0])), list(engine.questions)))
         store.close()
     assert outs[0] == outs[1]
+
+
+def test_the_benchmark_reads_the_trace_the_service_writes() -> None:
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "service_overhead.py"
+    spec = importlib.util.spec_from_file_location("service_overhead", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert (mod.TRACE_ENV, mod.TRACE_STAGES) == (TRACE_ENV, TRACE_STAGES)
