@@ -196,9 +196,9 @@ def test_a_long_im_text_is_parsed_in_linear_time() -> None:
     from edge_nlu.learn import preferences
 
     long_text = "I'm " + "big " * (64 * 1024 // 4)
-    t0 = time.perf_counter()
+    t0 = time.thread_time()
     assert parse_teaching(long_text, "alex", 0.0) is None  # past MAX_TEACHING_CHARS: never a teaching
     core = preferences._learn("i'm " + "really big " * 4000, "alex", 0.0)  # the parser itself, past the cap
-    assert time.perf_counter() - t0 < 1.0  # generous: it takes milliseconds; it took seconds before
+    assert time.thread_time() - t0 < 1.0  # CPU seconds, generous: it takes milliseconds; it took seconds before
     assert core is None
     assert parse_teaching("i'm a really big warriors fan", "alex", 0.0) is not None  # short ones still parse
