@@ -25,6 +25,18 @@ def _build_arguments(b: argparse.ArgumentParser) -> None:
     b.add_argument("--teacher-epochs", type=int, default=6)
     b.add_argument("--student-epochs", type=int, default=8)
     b.add_argument("--student-layers", type=lambda s: [int(x) for x in s.split(",")], default=[1, 3, 5])
+    b.add_argument("--student-hidden", type=int, default=256,
+                   help="student hidden size: the teacher's hidden states projected on their top principal directions")
+    b.add_argument("--student-heads", type=int, default=4)
+    b.add_argument("--student-intermediate", type=int, default=1024,
+                   help="student feed-forward size: the teacher's most important neurons")
+    b.add_argument("--layer-epochs", type=int, default=3,
+                   help="epochs of intermediate-layer distillation (hidden states, attention relations) before "
+                        "the logit distillation; 0: none")
+    b.add_argument("--layer-max-steps", type=int, default=None,
+                   help="cap the intermediate-layer distillation at this many steps (its schedule ends there)")
+    b.add_argument("--student-max-steps", type=int, default=None,
+                   help="cap the logit distillation at this many steps (its schedule ends there)")
     b.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     b.add_argument("--train", type=Path, default=None,
                    help="train on this corpus (shared JSONL) alone, without home context or generated data, "
@@ -32,6 +44,11 @@ def _build_arguments(b: argparse.ArgumentParser) -> None:
     b.add_argument("--teacher-cache", type=Path, default=None,
                    help="keep the fine-tuned teacher here (never in models/) and reuse it when the data, seed and "
                         "epochs are the same: student experiments then skip the teacher step")
+    b.add_argument("--teacher-from", type=Path, default=None, metavar="DIR",
+                   help="distil from a shipped model directory (its int8 weights read back) instead of fine-tuning "
+                        "MiniLM: a narrower student learns from the model it must match (teacher assistant)")
+    b.add_argument("--skip-quant-compare", action="store_true",
+                   help="do not build and measure the static QDQ variants (saves minutes)")
     b.add_argument("--dev", type=Path, default=None,
                    help="a dev set in the shared JSONL format to measure at the end (default: SLURP devel for "
                         "the home recipe, valid.jsonl next to --train otherwise)")

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from transformers import BertConfig
 
 from edge_nlu.domain.schema import ADDED_INTENTS, ADDED_SLOTS
 from edge_nlu.model.evaluate import evaluate, read_records
@@ -39,10 +40,12 @@ from .common import (
     write_manifest,
 )
 from .dataset import bio_labels, encode, make_tokenizer, read_jsonl
+from .distill import distill_layers, hidden_basis
+from .from_onnx import load_shipped
 from .generate import generate, hwu_context
 from .ha_labels import training_examples
 from .homes import HomeBuilder, load_kinds
-from .model import from_pretrained, shrink
+from .model import StudentShape, from_pretrained, shrink
 from .onnx_export import export_int8, to_onnx
 from .quant_compare import compare, model_dir
 from .train import accuracy, fit, predict_logits, prune_vocab
@@ -134,31 +137,49 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
 
     # 2. teacher -------------------------------------------------------------------------------
     tdir = teacher_dir()
-    tok_t = make_tokenizer(tdir / "tokenizer.json")
-    enc_train = [encode(tok_t, r, iid, tid) for r in train]
-    enc_hold = [encode(tok_t, r, iid, tid) for r in hold]
-    teacher = from_pretrained(str(tdir), len(intents), len(tags))
-    teacher_key = _teacher_key(args, base_path, train, intents, tags)
-    cached = args.teacher_cache / f"teacher-{teacher_key}.pt" if args.teacher_cache else None
-    loaded = cached is not None and cached.is_file()
-    if cached is not None and loaded:
-        teacher.load_state_dict(torch.load(cached, map_location="cpu", weights_only=True))
-        log.info("teacher: loaded %s (same data, seed and epochs)", cached)
+    cached: Path | None = None
+    loaded = False
+    if args.teacher_from is not None:  # a shipped model teaches (its int8 weights read back)
+        tok_path = args.teacher_from / "tokenizer.json"
+        teacher = load_shipped(args.teacher_from, BertConfig.from_pretrained(str(tdir)))
+        shipped_labels = json.loads((args.teacher_from / "labels.json").read_text())
+        if [i["name"] for i in shipped_labels["intents"]] != intents or shipped_labels["tags"] != tags:
+            raise SystemExit(f"--teacher-from {args.teacher_from}: its labels are not this data's")
+        teacher_key = "from-" + json.loads((args.teacher_from / "manifest.json").read_text())["files"][
+            "model.onnx"]["sha256"][:16]
+        tok_t = make_tokenizer(tok_path)
+        enc_train = [encode(tok_t, r, iid, tid) for r in train]
+        enc_hold = [encode(tok_t, r, iid, tid) for r in hold]
+        extra = set(range(tok_t.get_vocab_size()))  # its vocabulary is already pruned: keep all of it
+        log.info("teacher: %s read back from int8 (%d layers x %d)", args.teacher_from,
+                 teacher.bert.config.num_hidden_layers, teacher.bert.config.hidden_size)
     else:
-        teacher.bert.embeddings.word_embeddings.weight.requires_grad_(False)
-        fit(teacher, enc_train, epochs=args.teacher_epochs, lr=1e-4, batch=32, seed=args.seed,
-            desc="teacher", max_steps=15 if q else None)
-        if cached is not None:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(teacher.state_dict(), cached)
-            log.info("teacher: saved %s", cached)
+        tok_path = tdir / "tokenizer.json"
+        tok_t = make_tokenizer(tok_path)
+        enc_train = [encode(tok_t, r, iid, tid) for r in train]
+        enc_hold = [encode(tok_t, r, iid, tid) for r in hold]
+        extra = dev_free_vocab(tok_t)
+        teacher = from_pretrained(str(tdir), len(intents), len(tags))
+        teacher_key = _teacher_key(args, base_path, train, intents, tags)
+        cached = args.teacher_cache / f"teacher-{teacher_key}.pt" if args.teacher_cache else None
+        loaded = cached is not None and cached.is_file()
+        if cached is not None and loaded:
+            teacher.load_state_dict(torch.load(cached, map_location="cpu", weights_only=True))
+            log.info("teacher: loaded %s (same data, seed and epochs)", cached)
+        else:
+            teacher.bert.embeddings.word_embeddings.weight.requires_grad_(False)
+            fit(teacher, enc_train, epochs=args.teacher_epochs, lr=1e-4, batch=32, seed=args.seed,
+                desc="teacher", max_steps=15 if q else None)
+            if cached is not None:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                torch.save(teacher.state_dict(), cached)
+                log.info("teacher: saved %s", cached)
     teacher_hold = accuracy(teacher, enc_hold)
     log.info("teacher holdout: %s", teacher_hold)
 
     # 3. vocabulary pruning + student distillation ---------------------------------------------
     used = {i for e in enc_train + enc_hold for i in e.ids}
-    extra = dev_free_vocab(tok_t)
-    keep = prune_vocab(tdir / "tokenizer.json", used | extra, out / "tokenizer.json")
+    keep = prune_vocab(tok_path, used | extra, out / "tokenizer.json")
     tok_s = make_tokenizer(out / "tokenizer.json")
     s_train = [encode(tok_s, r, iid, tid) for r in train]
     s_hold = [encode(tok_s, r, iid, tid) for r in hold]
@@ -170,10 +191,17 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     for i, (a, b) in enumerate(zip(enc_train, s_train, strict=True)):
         if len(a.ids) != len(b.ids):  # align by truncating/padding teacher tokens (rare)
             soft["slots"][i] = _fit_len(soft["slots"][i], len(b.ids))
-    layers = [5] if q else args.student_layers
-    student = shrink(teacher, keep, layers, max_pos=128)
+    shape = student_shape(args, teacher.bert.config.num_hidden_layers)
+    layers = list(shape.layers)
+    basis = hidden_basis(teacher, enc_train, shape.layers, shape.hidden, n=200 if q else 2000, seed=args.seed + 4)
+    student = shrink(teacher, keep, shape, basis)
+    layer_figures: dict[str, Any] | None = None
+    if args.layer_epochs:
+        layer_figures = distill_layers(student, teacher, s_train, enc_train, shape.layers, basis,
+                                       epochs=args.layer_epochs, lr=3e-4, batch=32, seed=args.seed + 5,
+                                       max_steps=10 if q else args.layer_max_steps)
     fit(student, s_train, epochs=args.student_epochs, lr=1.5e-4, batch=32, seed=args.seed + 2,
-        desc="student", soft=soft, max_steps=15 if q else None)
+        desc="student", soft=soft, max_steps=15 if q else args.student_max_steps)
     student_hold = accuracy(student, s_hold)
     log.info("student holdout: %s", student_hold)
 
@@ -225,21 +253,21 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
                  args.dev.name, figures["dev"]["intent_accuracy"], figures["dev"]["slot_f1"],
                  figures["teacher_dev"]["intent_accuracy"], figures["teacher_dev"]["slot_f1"])
         calib = [(r["text"], r.get("context") or "") for r in rng.sample(train, min(200, len(train)))]
-        try:
-            figures["quantization"] = compare(work, out, calib, dev)
-        except Exception as exc:  # noqa: BLE001 - a comparison failure must not lose the build
-            log.warning("static QDQ comparison failed: %s", exc)
-            figures["quantization"] = {"error": str(exc)}
+        figures["quantization"] = _quantization(args, work, out, calib, dev)
     manifest = {
         "name": out.name,
         "format": 1,
         "quick": q,
         "files": files,
-        "teacher": {"source": TEACHER, "layers": 6,
-                    "hidden": 384, "epochs": args.teacher_epochs, "key": teacher_key,
-                    "from_cache": cached is not None and loaded},
-        "student": {"layers": len(layers), "from_teacher_layers": layers, "hidden": 384,
-                    "vocab": len(keep), "max_positions": 128, "epochs": args.student_epochs,
+        "teacher": ({"source": f"{args.teacher_from.name} (shipped int8 student, read back)",
+                     "layers": teacher.bert.config.num_hidden_layers, "hidden": teacher.bert.config.hidden_size,
+                     "key": teacher_key} if args.teacher_from is not None else
+                    {"source": TEACHER, "layers": 6, "hidden": 384, "epochs": args.teacher_epochs,
+                     "key": teacher_key, "from_cache": cached is not None and loaded}),
+        "student": {"layers": len(layers), "from_teacher_layers": layers, "hidden": shape.hidden,
+                    "heads": shape.heads, "intermediate": shape.intermediate,
+                    "vocab": len(keep), "max_positions": shape.max_positions, "epochs": args.student_epochs,
+                    "layer_distillation": {"epochs": args.layer_epochs, **(layer_figures or {})},
                     "params": int(sum(p.numel() for p in student.parameters()))},
         "training_data": {
             f"{base_path.parent.name}/{base_path.name}": hash_file(base_path),
@@ -255,6 +283,25 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     }
     write_manifest(out, manifest)
     return manifest
+
+
+def _quantization(args: argparse.Namespace, work: Path, out: Path, calib: list[tuple[str, str]],
+                  dev: list[dict[str, Any]]) -> dict[str, Any]:
+    """The shipped dynamic int8 graph against static QDQ variants (export.quant_compare), unless skipped."""
+    if args.skip_quant_compare:
+        return {"skipped": "--skip-quant-compare"}
+    try:
+        return compare(work, out, calib, dev)
+    except Exception as exc:  # noqa: BLE001 - a comparison failure must not lose the build
+        log.warning("static QDQ comparison failed: %s", exc)
+        return {"error": str(exc)}
+
+
+def student_shape(args: argparse.Namespace, teacher_layers: int) -> StudentShape:
+    """The student's shape from the arguments (the quick build: the teacher's last layer alone)."""
+    layers = (teacher_layers - 1,) if args.quick else tuple(args.student_layers)
+    return StudentShape(layers=layers, hidden=args.student_hidden, heads=args.student_heads,
+                        intermediate=args.student_intermediate)
 
 
 def _ha_entry(args: argparse.Namespace, data: Data) -> dict[str, Any] | None:

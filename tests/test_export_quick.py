@@ -27,6 +27,15 @@ def test_quick_build_writes_a_verified_int8_model(quick_model: Path) -> None:
     assert {"iot_hue_lightoff", "iot_climate_query"} <= names
 
 
+def test_quick_build_makes_a_narrow_student_with_layer_distillation(quick_model: Path) -> None:
+    student = verify(quick_model)["student"]
+    assert (student["hidden"], student["heads"], student["intermediate"]) == (256, 4, 1024)
+    assert student["layer_distillation"]["steps"] > 0
+    graph = onnx.load(str(quick_model / "model.onnx")).graph
+    words = next(i for i in graph.initializer if i.name.startswith("bert.embeddings.word_embeddings.weight"))
+    assert words.dims[1] == 256  # the shipped graph is the narrow one
+
+
 def test_quick_model_runs_in_the_runtime(quick_model: Path) -> None:
     m = NLUModel(quick_model)
     out = m.predict("turn off the kitchen lights", "room kitchen | screen no")
