@@ -100,9 +100,10 @@ def _const(g: Any, name: str, numpy_helper: Any) -> Any:
     return None
 
 
-def count_macs(path: Path, seq: int, layers: int, hidden: int, tags: int = 0, intents: int = 0) -> Macs:
-    """Our model or the teacher; the feed-forward size is the BERT default 4*hidden."""
-    value, text = formula(layers, hidden, 4 * hidden, seq, tags, intents)
+def count_macs(path: Path, seq: int, layers: int, hidden: int, tags: int = 0, intents: int = 0,
+               ffn: int | None = None) -> Macs:
+    """Our model or the teacher; the feed-forward size is the BERT default 4*hidden unless given."""
+    value, text = formula(layers, hidden, ffn or 4 * hidden, seq, tags, intents)
     counted = graph_macs(path, seq, hidden)
     return Macs(seq_len=seq, total=counted if counted is not None else value, formula=value, graph=counted,
                 expression=text)

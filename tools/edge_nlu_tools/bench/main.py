@@ -219,13 +219,14 @@ def run(opts: BenchOptions) -> BenchReport:
     seq = int(np.median(tokens))
     cfg = one.model.manifest.get("student") or {}
     macs = count_macs(opts.model_dir / "model.onnx", seq, int(cfg.get("layers", 0)), int(cfg.get("hidden", 0)),
-                      len(one.model.labels.tags), len(one.model.labels.intents))
+                      len(one.model.labels.tags), len(one.model.labels.intents), cfg.get("intermediate"))
     base = [_baseline(t, times[t.name], runs[0], int(np.median(token_counts(t.tokenize, one, reqs))))
             for t in teachers]
     files = {name: (opts.model_dir / name).stat().st_size for name in [*one.model.manifest["files"], "manifest.json"]}
     model_p50 = runs[-1].stages["model"].p50_ms if opts.pi else runs[0].stages["model"].p50_ms
     model = {"dir": str(opts.model_dir), "files": files, "total_bytes": sum(files.values()),
              "params": cfg.get("params"), "layers": cfg.get("layers"), "hidden": cfg.get("hidden"),
+             "heads": cfg.get("heads"), "intermediate": cfg.get("intermediate"),
              "vocab": cfg.get("vocab"), "gmac_per_s_1thread": macs.total / runs[0].stages["model"].p50_ms / 1e6}
     pi: dict[str, Any] = {}
     if host["vnni"]:  # the factors were measured against such a core
