@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
@@ -342,8 +343,19 @@ def _loose_end(window: list[str], name: list[str]) -> bool:
     return (first in _FUNCTION_WORDS and first != name[0]) or (last in _FUNCTION_WORDS and last != name[-1])
 
 
-def _area_names(a: Area) -> list[str]:
-    return [n for n in {norm(a.name), norm(a.id), *(norm(x) for x in a.aliases)} if n]
+def _area_names(a: Area) -> tuple[str, ...]:
+    """An area's names as said (areas are frozen: computed once each; read many times a request)."""
+    try:
+        return _area_names_cached(a)
+    except TypeError:  # an Area built by hand with a list of aliases is not hashable
+        return _names_of_area(a)
+
+
+def _names_of_area(a: Area) -> tuple[str, ...]:
+    return tuple(n for n in {norm(a.name), norm(a.id), *(norm(x) for x in a.aliases)} if n)
+
+
+_area_names_cached = lru_cache(maxsize=4096)(_names_of_area)
 
 
 def _match_area(req: Request, taken: list[Span]) -> tuple[Area | None, list[Span], str | None]:

@@ -224,11 +224,6 @@ class MqttLink:
             if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 return
 
-    @property
-    def on_network_thread(self) -> bool:
-        """True when called from the network thread (where `on_idle` runs)."""
-        return self._thread is not None and threading.get_ident() == self._thread.ident
-
     def _discard_old_session(self) -> None:
         """MQTT 3.1.1 has no 'clean start first only': one clean connect ends a session a previous run
         left behind (with queries queued long ago), so the persistent session starts empty."""
