@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 from edge_nlu.domain.context import RequestContext
@@ -305,8 +306,8 @@ def _fuzzy_matches(req: Request) -> list[tuple[Entity, Span]]:
     for w in words:
         starts.append(req.t.index(w, pos))
         pos = starts[-1] + len(w)
-    # names by word count (in home order), then each word window of the text against the names of its size in
-    # one rapidfuzz call: a few calls per request instead of a Python loop over names x windows
+    # names by word count (in home order), then the text's word windows of each size against those names in one
+    # rapidfuzz call: a call per name size instead of a Python loop over names x windows
     by_size: dict[int, list[tuple[int, Entity, str, list[str]]]] = {}
     order = 0
     for e in req.home.entities:
@@ -318,16 +319,15 @@ def _fuzzy_matches(req: Request) -> list[tuple[Entity, Span]]:
             order += 1
     found: list[tuple[int, int, float, Entity, Span]] = []
     for size, names in by_size.items():
-        choices = [n for _, _, n, _ in names]
-        for i in range(len(words) - size + 1):
-            window = " ".join(words[i : i + size])
-            near = process.extract(window, choices, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=None)
-            for _, score, k in near:
-                at, e, _, parts = names[k]
-                if _loose_end(words[i : i + size], parts) or _is_generic(window, req.profiles):
-                    continue
-                end = starts[i + size - 1] + len(words[i + size - 1])
-                found.append((at, i, score, e, Span(starts[i], end)))
+        windows = [" ".join(words[i : i + size]) for i in range(len(words) - size + 1)]
+        scores = process.cdist(windows, [n for _, _, n, _ in names], scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF,
+                               dtype=np.float64)
+        for i, k in zip(*(x.tolist() for x in np.nonzero(scores)), strict=True):  # below the cutoff: 0
+            at, e, _, parts = names[k]
+            if _loose_end(words[i : i + size], parts) or _is_generic(windows[i], req.profiles):
+                continue
+            end = starts[i + size - 1] + len(words[i + size - 1])
+            found.append((at, i, float(scores[i, k]), e, Span(starts[i], end)))
     found.sort(key=lambda f: (f[0], f[1]))  # home order, then text order, as the names were tried
     best: list[tuple[float, Entity, Span]] = [(score, e, span) for _, _, score, e, span in found]
     if not best:
