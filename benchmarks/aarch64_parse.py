@@ -65,6 +65,7 @@ WORK = "/srv/aarch64-parse"
 """Inside the root: the wheels, the home and the requests."""
 BINFMT = Path("/proc/sys/fs/binfmt_misc/qemu-aarch64")
 QEMU = Path("/usr/bin/qemu-aarch64-static")
+QEMU_X86 = Path("/usr/bin/qemu-x86_64-static")
 CHROOT_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root",
               "LANG": "C.UTF-8", "PYTHONUTF8": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
 """The root gets a clean environment: no host PYTHONPATH, VIRTUAL_ENV or OPENBLAS_CORETYPE."""
@@ -377,6 +378,13 @@ def install(root: Path, python: str, wheel_dir: str, edge_wheel: str, binfmt: bo
                 "--only-binary=:all:", "--implementation", "cp", "--python-version", python,
                 *(a for p in aw.PLATFORMS for a in ("--platform", p)), "--target", str(site_packages(root, python)),
                 *wheels]), "pip install --target (host pip, aarch64 wheels)", 1800)
+    target_bin = site_packages(root, python) / "bin"  # --target puts console scripts there, with the host's shebang
+    for script in sorted(target_bin.iterdir()) if target_bin.is_dir() else []:
+        body = script.read_text(encoding="utf-8").split("\n", 1)
+        dest = venv / "bin" / script.name
+        dest.write_text(f"#!{VENV}/bin/python\n{body[1] if len(body) > 1 else ''}", encoding="utf-8")
+        dest.chmod(0o755)
+    shutil.rmtree(target_bin, ignore_errors=True)
     return "the host's pip, --target the root venv's site-packages with --platform manylinux aarch64"
 
 
@@ -397,12 +405,26 @@ def run_parse_aarch64(root: Path, binfmt: bool, home: str, requests: str, timeou
     return _parse_lines(proc.stdout), time.perf_counter() - t0
 
 
-def run_parse_x86(home: Path, requests: Path, timeout: float) -> tuple[list[Any], float]:
-    exe = Path(sys.executable).parent / "edge-nlu"
-    argv = [str(exe)] if exe.is_file() else [sys.executable, "-m", "edge_nlu.cli.main"]
+def install_x86(wheel: Path, target: Path) -> None:
+    """The same edge-nlu wheel for the x86 run, into its own folder (dependencies from this venv): the x86
+    answers come from the code and model the root got, not from whatever this venv or the tree has now."""
+    if target.exists():
+        shutil.rmtree(target)
+    _run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--no-deps", "--no-index",
+          "--target", str(target), str(wheel)], "pip install --target (x86, edge-nlu wheel)", 600)
+
+
+def run_parse_x86(site: Path, home: Path, requests: Path, timeout: float,
+                  cpu: str | None = None) -> tuple[list[Any], float]:
+    """`edge-nlu parse` from `site` (install_x86) with this venv's python; with `cpu`, under qemu-x86_64-static
+    -cpu CPU (an x86 without AVX2, say), so that onnxruntime picks the int8 kernels that CPU has."""
+    argv = [sys.executable, "-m", "edge_nlu.cli.main"]
+    if cpu:
+        argv = [str(QEMU_X86), "-cpu", cpu, *argv]
+    env = {**os.environ, "PYTHONPATH": str(site)}
     t0 = time.perf_counter()
-    proc = _run(_nice([*argv, "parse", "--home", str(home), "--jsonl", str(requests)]), "edge-nlu parse (x86)",
-                timeout, cwd=ROOT)
+    proc = _run(_nice([*argv, "parse", "--home", str(home), "--jsonl", str(requests)]),
+                f"edge-nlu parse (x86{', qemu -cpu ' + cpu if cpu else ''})", timeout, cwd=site, env=env)
     return _parse_lines(proc.stdout), time.perf_counter() - t0
 
 
@@ -420,6 +442,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="the arm64 root (reused when it has python3)")
     ap.add_argument("--rebuild", action="store_true", help="remove --root and debootstrap it anew")
     ap.add_argument("--bootstrap", choices=["auto", "full", "unpack"], default="auto")
+    ap.add_argument("--no-binfmt", action="store_true",
+                    help="act as if no aarch64 binfmt_misc handler were registered (unpack, qemu named explicitly)")
     ap.add_argument("--suite", default="bookworm")
     ap.add_argument("--mirror", help="Debian mirror for debootstrap (default: debootstrap's own)")
     ap.add_argument("--no-pin", action="store_true", help="latest aarch64 wheels, not this venv's versions")
@@ -427,6 +451,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="reuse the venv an earlier run installed in the root (no wheel download, no install)")
     ap.add_argument("--cpu", help="qemu CPU model (QEMU_CPU), e.g. cortex-a72 (Pi 4), cortex-a76 (Pi 5); "
                                   "default: qemu's `max`")
+    ap.add_argument("--x86-cpu", metavar="MODEL",
+                    help="also run the x86 parse under qemu-x86_64-static -cpu MODEL (e.g. Nehalem: no AVX2) and "
+                         "compare aarch64 with that too: tells a difference of instruction set kernels apart")
+    ap.add_argument("--save", type=Path, metavar="DIR", help="write each run's results (JSONL) into DIR")
     ap.add_argument("--slurp", type=int, default=300, help="first N of SLURP devel")
     ap.add_argument("--hwu", type=int, default=100, help="N spread over HWU64 train")
     ap.add_argument("--tol", type=float, default=1e-3, help="largest |confidence difference| that counts as equal")
@@ -440,8 +468,9 @@ def main(argv: list[str] | None = None) -> int:
     for tool in ("debootstrap", "chroot", "dpkg-deb"):
         if shutil.which(tool) is None:
             ap.error(f"{tool} not found: apt-get install debootstrap qemu-user-static binfmt-support")
-    if not QEMU.is_file():
-        ap.error(f"{QEMU} not found: apt-get install qemu-user-static")
+    for qemu in (QEMU, *([QEMU_X86] if args.x86_cpu else [])):
+        if not qemu.is_file():
+            ap.error(f"{qemu} not found: apt-get install qemu-user-static")
     try:
         report = _main(args)
     except (StepError, subprocess.TimeoutExpired) as exc:
@@ -475,14 +504,14 @@ def _prepare_root(args: argparse.Namespace, root: Path, binfmt: bool, timings: d
 
 def _main(args: argparse.Namespace) -> dict[str, Any]:
     root: Path = args.root.resolve()
-    binfmt = binfmt_enabled()
+    binfmt = binfmt_enabled() and not args.no_binfmt
     timings: dict[str, float] = {}
     built, bootstrap = _prepare_root(args, root, binfmt, timings)
     python = root_python(root)
     if python is None:
         raise StepError(f"{root} has no usable /usr/bin/python3")
     print(f"root: {root} ({'built' if built else 'reused'}, CPython {python}); "
-          f"binfmt_misc aarch64: {'enabled' if binfmt else 'not registered'}", flush=True)
+          f"binfmt_misc aarch64: {'used' if binfmt else 'not used (qemu-aarch64-static named explicitly)'}", flush=True)
     env = {**CHROOT_ENV, **({"QEMU_CPU": args.cpu} if args.cpu else {})}
 
     work = root / WORK.lstrip("/")
@@ -509,12 +538,32 @@ def _main(args: argparse.Namespace) -> dict[str, Any]:
     shutil.copy2(CONTEXT_DIR / "home.json", work / "home.json")
     (work / "requests.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in requests),
                                          encoding="utf-8")
+    wheels = sorted((work / "wheels").glob("edge_nlu-*.whl"))
+    if len(wheels) != 1:
+        raise StepError(f"expected one edge-nlu wheel in {work / 'wheels'}, found {len(wheels)}")
+    x86_site = work / "x86-site"
+    install_x86(wheels[0], x86_site)
+    x86_model = x86_site / "edge_nlu" / "models" / "home" / "model.onnx"
+    if _sha256(x86_model) != _sha256(in_root):
+        raise StepError(f"{x86_model} is not the model installed in the root")
     print(f"parsing {len(requests)} requests on x86 ...", flush=True)
-    x86, timings["parse_x86_s"] = run_parse_x86(work / "home.json", work / "requests.jsonl", 1800)
+    x86, timings["parse_x86_s"] = run_parse_x86(x86_site, work / "home.json", work / "requests.jsonl", 1800)
     print(f"parsing {len(requests)} requests on aarch64 (qemu-user, cpu {args.cpu or 'max'}) ...", flush=True)
     arm, timings["parse_aarch64_s"] = run_parse_aarch64(root, binfmt, f"{WORK}/home.json", f"{WORK}/requests.jsonl",
                                                         args.timeout, env)
     cmp = compare_results(x86, arm, args.tol)
+    runs = {"x86": x86, "aarch64": arm}
+    emulated: Comparison | None = None
+    if args.x86_cpu:
+        print(f"parsing {len(requests)} requests on x86 under qemu-x86_64 -cpu {args.x86_cpu} ...", flush=True)
+        runs["x86_emulated"], timings["parse_x86_emulated_s"] = run_parse_x86(
+            x86_site, work / "home.json", work / "requests.jsonl", args.timeout, args.x86_cpu)
+        emulated = compare_results(runs["x86_emulated"], arm, args.tol)
+    if args.save:
+        args.save.mkdir(parents=True, exist_ok=True)
+        for name, results in runs.items():
+            (args.save / f"{name}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n"
+                                                             for r in results), encoding="utf-8")
 
     arch = _run(chroot_cmd(root, [f"{VENV}/bin/python", "-c", PLATFORM_CHECK], binfmt), "platform check", 600,
                 env=env).stdout.split()
@@ -548,6 +597,15 @@ def _main(args: argparse.Namespace) -> dict[str, Any]:
           f"ANSWERS DIFFER ({len(answers)} places):\n{format_differences(answers)}")
     if scores:
         print(f"score differences ({len(scores)} places):\n{format_differences(scores, 10)}")
+    if emulated is not None:
+        e_stats = emulated.conf_stats()
+        e_answers = [d for d in emulated.differences if d.kind == "answer"]
+        print(f"\n== aarch64 against x86 under qemu -cpu {args.x86_cpu} ==\n"
+              f"same answer {emulated.same_answer}/{n}; identical in every field {emulated.identical}/{n}; "
+              f"|confidence difference| max {e_stats['max']:.4f}, p99 {e_stats['p99']:.4f}, "
+              f"{e_stats['over_tol']} over {emulated.tol:g}")
+        if e_answers:
+            print(format_differences(e_answers))
     return {"root": str(root), "root_built": built, "bootstrap": bootstrap, "binfmt": binfmt, "qemu_cpu": args.cpu
             or "max", "suite": args.suite, "python": python, "machine": arch[0], "python_version": arch[1],
             "guest_hwcap": {"dotprod": arch[4], "i8mm": arch[5]},
@@ -557,6 +615,10 @@ def _main(args: argparse.Namespace) -> dict[str, Any]:
                            "identical": cmp.identical, "tol": cmp.tol, "confidence": stats,
                            "answers_ok": cmp.answers_ok, "ok": cmp.ok,
                            "differences": [asdict(d) for d in answers + scores]},
+            "x86_emulated": None if emulated is None else {
+                "cpu": args.x86_cpu, "same_answer": emulated.same_answer, "identical": emulated.identical,
+                "confidence": emulated.conf_stats(), "answers_ok": emulated.answers_ok, "ok": emulated.ok,
+                "differences": [asdict(d) for d in emulated.differences]},
             "_comparison": cmp}
 
 
