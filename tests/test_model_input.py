@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edge_nlu.model.runner import MAX_LEN, NLUModel
 from tests.conftest import ROOT, SHIPPED
@@ -40,7 +42,7 @@ def test_input_is_the_tokenizers_pair_encoding(model: NLUModel) -> None:
             assert enc.ids.tolist() == ref.ids and enc.type_ids.tolist() == ref.type_ids
             text_tokens = [i for i, (t, s) in enumerate(zip(ref.type_ids, ref.special_tokens_mask, strict=True))
                            if t == 0 and not s]
-            spans = list(zip(enc.starts.tolist(), enc.ends.tolist(), strict=True))
+            spans = list(zip(enc.starts, enc.ends, strict=True))
             assert spans == [ref.offsets[i] for i in text_tokens]
             checked += 1
     assert checked > 800
@@ -57,3 +59,34 @@ def test_segment_ids_are_cached_by_text_and_bounded(tmp_path: Path) -> None:
     assert len(m._segments) <= m.SEGMENT_CACHE
     assert m.predict("turn it off", segment) == before  # evicted or not, the same reading
     assert np.array_equal(m.segment_ids(segment), first)
+
+
+def _reference(model: NLUModel, text: str) -> tuple[list[int], list[int], list[int]]:
+    enc = model.tok.encode(text, add_special_tokens=False)
+    return enc.ids, [s for s, _ in enc.offsets], [e for _, e in enc.offsets]
+
+
+def test_fast_text_path_equals_the_tokenizer_on_the_training_texts(model: NLUModel) -> None:
+    rows = (ROOT / "export" / "data" / "hwu64" / "train.jsonl").read_text(encoding="utf-8").splitlines()
+    texts = [json.loads(r)["text"] for r in rows]
+    texts += ["What's the temp?!", "set it to 21.5°C", "turn ON the lights... now", "a-b_c/d\\e", "\tdim\nit  "]
+    for text in texts:
+        assert model.text_tokens(text) == _reference(model, text), text
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.one_of(st.text(alphabet=st.characters(min_codepoint=9, max_codepoint=126), max_size=60),
+                 st.text(alphabet=st.sampled_from("ab Z9 -'.?[]\t"), max_size=30),
+                 st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x250), max_size=60)))
+def test_fast_text_path_equals_the_tokenizer_on_any_text(text: str) -> None:
+    model = _shared()
+    assert model.text_tokens(text) == _reference(model, text)
+
+
+_MODEL: list[NLUModel] = []
+
+
+def _shared() -> NLUModel:
+    if not _MODEL:
+        _MODEL.append(NLUModel(SHIPPED))
+    return _MODEL[0]

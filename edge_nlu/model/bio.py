@@ -33,6 +33,26 @@ class BioDecoder:
         self._between_pen = np.where(self._between, 0.0, _NEG)
         self._glued_pen = np.where(self._glued, 0.0, _NEG)
         self._start_pen = np.where(self._start, 0.0, _NEG)
+        self._between_rows = [set(np.flatnonzero(r).tolist()) for r in self._between]
+        self._glued_rows = [set(np.flatnonzero(r).tolist()) for r in self._glued]
+        self._start_ok = set(np.flatnonzero(self._start).tolist())
+
+    def decode_list(self, logits: np.ndarray, glued: Sequence[bool]) -> list[int]:
+        """`decode` for a request's few tokens: the greedy path is checked in plain Python (cheaper than
+        numpy's per-call cost at this size); only a broken path goes through the Viterbi pass."""
+        greedy: list[int] = logits.argmax(-1).tolist()
+        if not greedy:
+            return greedy
+        if greedy[0] in self._start_ok:
+            between, inside = self._between_rows, self._glued_rows
+            prev = greedy[0]
+            for cur, g in zip(greedy[1:], glued[1:], strict=True):
+                if cur not in (inside[prev] if g else between[prev]):
+                    break
+                prev = cur
+            else:
+                return greedy
+        return list(self.decode(logits, glued).tolist())
 
     def decode(self, logits: np.ndarray, glued: Sequence[bool]) -> np.ndarray:
         """Best valid tag ids for a run of text tokens.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,10 @@ from edge_nlu.errors import ErrorCode, ModelError
 from edge_nlu.model.bio import BioDecoder
 from edge_nlu.model.session import make_session
 
+_ASCII_TEXT = re.compile(r"[\t\n\r -~]*")
+"""Printable ASCII and ordinary whitespace: text the fast tokenizer path reads exactly as the tokenizer does."""
+_ASCII_PIECE = re.compile(r"[A-Za-z0-9]+|[!-/:-@\[-`{-~]")
+"""BERT's pre-tokenization of such text: runs of letters and digits, each punctuation mark alone."""
 REQUIRED = ("model.onnx", "tokenizer.json", "labels.json", "manifest.json")
 MAX_LEN = 64
 ALTERNATIVES = 2
@@ -83,9 +88,9 @@ class ModelInput:
     """Token ids, int64, shape (tokens,)."""
     type_ids: np.ndarray
     """Segment ids: 0 for [CLS], the text and its [SEP]; 1 for the context and the last [SEP]."""
-    starts: np.ndarray
+    starts: list[int]
     """Character start of each text token in the text (the text's tokens are ids[1 : 1 + len(starts)])."""
-    ends: np.ndarray
+    ends: list[int]
     """Character end of each text token."""
 
 
@@ -97,6 +102,8 @@ class NLUModel:
     its text; the text is tokenized once without special tokens and the model input is assembled
     in numpy; decoding touches only the text's tokens."""
 
+    WORD_CACHE = 50_000
+    """Words whose word pieces are kept (a home's vocabulary is a few thousand words)."""
     SEGMENT_CACHE = 1024
     """Context segments whose token ids are kept (a segment changes with the home's state, the room and
     the previous turn; a hub sees a few hundred distinct ones a day)."""
@@ -122,6 +129,7 @@ class NLUModel:
         self.session = make_session(model_dir / "model.onnx", threads)
         self._inputs = {i.name for i in self.session.get_inputs()}
         self._segments: dict[str, np.ndarray] = {}
+        self._words: dict[str, tuple[tuple[int, int, int], ...]] = {}
         self._outside = self.labels.tags.index("O") if "O" in self.labels.tags else -1
         self._kinds = tuple(t[2:] if t[:2] in ("B-", "I-") else "" for t in self.labels.tags)
         self._inside = np.array([t.startswith("I-") for t in self.labels.tags])
@@ -148,9 +156,7 @@ class NLUModel:
         Over the budget the context gives way first, then the end of the text, so a long
         request is still read (its first MAX_LEN - 2 tokens) and never refused; offsets of the
         kept tokens still index `text`."""
-        a = self.tok.encode(text, add_special_tokens=False)
-        a_ids = a.ids
-        offsets = a.offsets
+        a_ids, a_starts, a_ends = self.text_tokens(text)
         n_a = min(len(a_ids), MAX_LEN - 2)  # [CLS] text [SEP]
         b = self.segment_ids(context)[: max(0, MAX_LEN - 3 - n_a)] if context else _EMPTY
         n_b = len(b)
@@ -164,8 +170,40 @@ class NLUModel:
             ids[n_a + 2:n - 1] = b
             ids[n - 1] = self._sep
             types[n_a + 2:] = 1
-        span = np.asarray(offsets[:n_a], dtype=np.int64).reshape(-1, 2)
-        return ModelInput(ids=ids, type_ids=types, starts=span[:, 0], ends=span[:, 1])
+        return ModelInput(ids=ids, type_ids=types, starts=a_starts[:n_a], ends=a_ends[:n_a])
+
+    def text_tokens(self, text: str) -> tuple[list[int], list[int], list[int]]:
+        """The text's token ids with their character starts and ends, exactly as the tokenizer gives them.
+
+        Printable ASCII text (nearly every request) is split as BERT's pre-tokenizer splits it and each
+        word's pieces come from a cache filled by the tokenizer itself, one word at a time; any other
+        text, and text that could hold a special token, goes through the tokenizer whole."""
+        if not (text.isascii() and "[" not in text and _ASCII_TEXT.fullmatch(text)):  # "[": e.g. "[SEP]" as typed
+            enc = self.tok.encode(text, add_special_tokens=False)
+            return enc.ids, [s for s, _ in enc.offsets], [e for _, e in enc.offsets]
+        ids: list[int] = []
+        starts: list[int] = []
+        ends: list[int] = []
+        words = self._words
+        for m in _ASCII_PIECE.finditer(text):
+            word = m.group()
+            pieces = words.get(word)
+            if pieces is None:
+                pieces = self._word_pieces(word)
+            at = m.start()
+            for i, s, e in pieces:
+                ids.append(i)
+                starts.append(at + s)
+                ends.append(at + e)
+        return ids, starts, ends
+
+    def _word_pieces(self, word: str) -> tuple[tuple[int, int, int], ...]:
+        enc = self.tok.encode(word, add_special_tokens=False)
+        pieces = tuple((i, s, e) for i, (s, e) in zip(enc.ids, enc.offsets, strict=True))
+        if len(self._words) >= self.WORD_CACHE:
+            self._words.clear()
+        self._words[word] = pieces
+        return pieces
 
     def run(self, enc: ModelInput) -> list[Any]:
         """The ONNX forward pass: [intent logits (1, intents), slot logits (1, tokens, tags)]."""
@@ -181,26 +219,25 @@ class NLUModel:
         z = np.exp(z - z.max())
         p = z / z.sum()
         ranked = np.argsort(-p, kind="stable")[: 1 + ALTERNATIVES].tolist()
-        best = ranked[0]
-        spans = self._spans(text, enc, self._tags(outputs[1][0], enc))
-        alternatives = tuple(Alternative(self._intents[i], float(p[i])) for i in ranked[1:])
-        return NLU(intent=self._intents[best], confidence=float(p[best]), slots=tuple(spans),
-                   alternatives=alternatives)
+        intents = self._intents
+        spans = self._spans(text, enc, self._tags(outputs[1][0], enc)) if enc.starts else []
+        return NLU(intent=intents[ranked[0]], confidence=float(p[ranked[0]]), slots=tuple(spans),
+                   alternatives=tuple(Alternative(intents[i], float(p[i])) for i in ranked[1:]))
 
-    def _tags(self, logits: np.ndarray, enc: ModelInput) -> np.ndarray:
+    def _tags(self, logits: np.ndarray, enc: ModelInput) -> list[int]:
         """Tag id per text token: constrained BIO decoding."""
-        n = len(enc.starts)
-        glued = np.zeros(n, dtype=bool)
-        if n > 1:
-            glued[1:] = enc.starts[1:] == enc.ends[:-1]
-        return self.bio.decode(logits[1:n + 1], glued)  # type: ignore[arg-type]  # a bool array indexes alike
+        starts, ends = enc.starts, enc.ends
+        glued = [False] + [starts[i] == ends[i - 1] for i in range(1, len(starts))]
+        return self.bio.decode_list(logits[1:len(starts) + 1], glued)
 
-    def _spans(self, text: str, enc: ModelInput, tags: np.ndarray) -> list[Slot]:
+    def _spans(self, text: str, enc: ModelInput, tags: list[int]) -> list[Slot]:
         """BIO tags -> character spans, widened to whole words (a span never cuts a word)."""
         spans: list[list[Any]] = []
-        for i in np.flatnonzero(tags != self._outside).tolist():
-            t = int(tags[i])
-            s, e = int(enc.starts[i]), int(enc.ends[i])
+        outside, starts, ends = self._outside, enc.starts, enc.ends
+        for i, t in enumerate(tags):
+            if t == outside:
+                continue
+            s, e = starts[i], ends[i]
             kind = self._kinds[t]
             adjacent = bool(spans) and spans[-1][3] == i - 1
             # a word piece glued to the previous token continues it whatever its tag says
