@@ -26,7 +26,10 @@ docs/home-assistant-e2e.md); without one it says so and exits 0 (skipped). What 
 
 HA releases whose wyoming integration has no conversation platform (2024.1 and older: `data.py` makes only
 stt, tts and wake_word platforms and `has_services()` ignores intent programs, so the config flow aborts with
-`no_services`) cannot be the client; with such an HA the script stops after step 3 and says so.
+`no_services`) cannot be the client; with such an HA (or with --client library) wyoming's client library sends
+the transcripts and HA's own intent handlers run edge-nlu's intents through `POST /api/intent/handle`. HA
+releases pinning wyoming < 1.7 (2025.1.4 and 2025.4.4 pin 1.5.4) drop the transcript's context on the wire, so
+HA's conversation id never reaches edge-nlu: the follow-up case is then n/a, with the reason.
 Prints a table (or --json); exit 1 when a check fails.
 """
 
@@ -50,7 +53,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -381,8 +384,12 @@ class Release:
 PROBE = """
 import importlib.metadata as m, importlib.util as u, json, homeassistant.const as c
 from wyoming.asr import Transcript
+try:
+    sends = "context" in Transcript("x", context={"a": 1}).event().data
+except TypeError:  # wyoming before 1.5: no context at all
+    sends = False
 print(json.dumps([c.__version__, u.find_spec("homeassistant.components.wyoming.conversation") is not None,
-                  m.version("wyoming"), "context" in Transcript("x", context={"a": 1}).event().data]))
+                  m.version("wyoming"), sends]))
 """
 
 
@@ -427,11 +434,55 @@ async def add_wyoming(ha: HomeAssistant, port: int) -> tuple[str, str]:
     raise SystemExit("the wyoming entry made no conversation entity:\n" + "".join(ha.out.lines[-30:]))
 
 
-class Cases:
-    """Each case: a text through HA's conversation API, what HA did and said, edge-nlu's own reply."""
+Converse = Callable[[str, str | None], Awaitable[tuple[float, dict[str, Any]]]]
+"""(text, conversation id or None) -> (seconds, HA's answer as `/api/conversation/process` gives it)."""
 
-    def __init__(self, ha: HomeAssistant, edge: EdgeNlu, agent: str, release: Release) -> None:
-        self.ha, self.edge, self.agent, self.release = ha, edge, agent, release
+
+def through_agent(ha: HomeAssistant, agent: str) -> Converse:
+    """HA's own wyoming integration is the client: `POST /api/conversation/process` to its agent."""
+    async def converse(text: str, conversation_id: str | None) -> tuple[float, dict[str, Any]]:
+        return await asyncio.to_thread(ha.converse, text, agent, conversation_id)
+
+    return converse
+
+
+def through_library(ha: HomeAssistant, edge: EdgeNlu) -> Converse:
+    """For an HA whose wyoming integration cannot be the client: wyoming's AsyncTcpClient sends the transcript
+    (with the conversation id in its context), and HA runs each intent edge-nlu returns with its own handlers
+    (`POST /api/intent/handle`, the intent integration's REST view); what HA says is its speech, else edge-nlu's
+    text, as HA's wyoming agent does."""
+    async def converse(text: str, conversation_id: str | None) -> tuple[float, dict[str, Any]]:
+        cid = conversation_id or f"lib-{uuid.uuid4().hex}"
+        t0 = time.perf_counter()
+        _, reply = await edge.ask(text, cid)
+        if not reply.recognized:
+            answer: dict[str, Any] = {"response_type": "error", "data": {"code": "no_intent_match"},
+                                      "speech": {"plain": {"speech": reply.text or ""}}}
+        else:
+            said: list[str] = []
+            for intent in reply.intents:
+                status, handled = await asyncio.to_thread(ha.request, "POST", "/api/intent/handle",
+                                                          {"name": intent.name, "data": dict(intent.slots)})
+                if status != 200 or not isinstance(handled, dict):
+                    handled = {"response_type": "error", "data": {"code": f"http_{status}"},
+                               "speech": {"plain": {"speech": str(handled)}}}
+                answer = handled
+                speech = speech_of({"response": handled}) or intent.text or ""
+                if speech:
+                    said.append(speech)
+            answer["speech"] = {"plain": {"speech": "\n".join(said)}}
+        return time.perf_counter() - t0, {"response": answer, "conversation_id": cid}
+
+    return converse
+
+
+class Cases:
+    """Each case: a text through HA (`converse`), what HA did and said, edge-nlu's own reply."""
+
+    def __init__(self, ha: HomeAssistant, edge: EdgeNlu, converse: Converse, release: Release,
+                 passes_conversation: bool) -> None:
+        self.ha, self.edge, self.converse, self.release = ha, edge, converse, release
+        self.passes_conversation = passes_conversation
         self.rows: list[dict[str, Any]] = []
 
     async def case(self, name: str, text: str, entity: str | None = None, want: str | None = None,
@@ -439,7 +490,7 @@ class Cases:
                    before: tuple[str, ...] = ()) -> dict[str, Any]:
         """`before`: the texts of the conversation so far, sent first on the direct side, so that a follow-up's
         direct reply has the same history as HA's conversation."""
-        took, answer = await asyncio.to_thread(self.ha.converse, text, self.agent, conversation_id)
+        took, answer = await self.converse(text, conversation_id)
         said = speech_of(answer)
         direct_id = f"direct-{uuid.uuid4().hex}"
         for earlier in before:
@@ -461,13 +512,13 @@ class Cases:
 
     async def follows(self) -> dict[str, Any]:
         """A light switched on by a service call in HA: the question is asked until edge-nlu's answer follows."""
-        _, before = await asyncio.to_thread(self.ha.converse, QUESTION, self.agent)
+        _, before = await self.converse(QUESTION, None)
         t0 = time.perf_counter()
         status, _ = await asyncio.to_thread(self.ha.request, "POST", "/api/services/light/turn_on",
                                             {"entity_id": "light.kitchen_light"})
         asked, after = 0, before
         while time.perf_counter() - t0 < DEADLINE:
-            _, after = await asyncio.to_thread(self.ha.converse, QUESTION, self.agent)
+            _, after = await self.converse(QUESTION, None)
             asked += 1
             if speech_of(after) != speech_of(before):
                 break
@@ -492,7 +543,7 @@ class Cases:
         conversation = self.rows[-1].get("conversation_id") or f"e2e-{uuid.uuid4().hex}"
         follow_up = await self.case("follow-up in the same conversation", "turn it off", "switch.kettle", "off",
                                     conversation_id=conversation, before=("turn on the kettle",))
-        if not self.release.sends_context:  # HA cannot pass the conversation on: the case says so, not a failure
+        if not self.passes_conversation:  # HA cannot pass the conversation on: the case says so, not a failure
             follow_up["ok"] = None
             follow_up["not_applicable"] = (
                 f"HA {self.release.version} pins wyoming {self.release.wyoming}, whose Transcript.event() sends "
@@ -507,15 +558,15 @@ class Cases:
         return self.rows
 
 
-async def latency(ha: HomeAssistant, edge: EdgeNlu, agent: str, n: int) -> dict[str, Any]:
-    """n questions through HA's conversation API and n straight to edge-nlu over Wyoming, alternating."""
+async def latency(converse: Converse, edge: EdgeNlu, n: int, client: str) -> dict[str, Any]:
+    """n questions through HA and n straight to edge-nlu over Wyoming, alternating."""
     via_ha: list[float] = []
     direct: list[float] = []
     for i in range(n + 5):
         order = (0, 1) if i % 2 == 0 else (1, 0)
         for which in order:
             if which == 0:
-                took, _ = await asyncio.to_thread(ha.converse, QUESTION, agent)
+                took, _ = await converse(QUESTION, None)
                 if i >= 5:
                     via_ha.append(took * 1000)
             else:
@@ -527,7 +578,7 @@ async def latency(ha: HomeAssistant, edge: EdgeNlu, agent: str, n: int) -> dict[
         return {"p50_ms": round(pct(values, 50), 2), "p99_ms": round(pct(values, 99), 2),
                 "mean_ms": round(sum(values) / len(values), 2)}
 
-    out = {"n": n, "question": QUESTION, "ha_conversation_api": row(via_ha), "edge_nlu_wyoming_direct": row(direct)}
+    out = {"n": n, "question": QUESTION, "through_ha": client, "via_ha": row(via_ha), "direct": row(direct)}
     out["ratio_p50"] = round(pct(via_ha, 50) / pct(direct, 50), 2)
     out["ratio_p99"] = round(pct(via_ha, 99) / pct(direct, 99), 2)
     return out
@@ -551,7 +602,7 @@ async def setup_home(ha: HomeAssistant) -> dict[str, Any]:
             "aliases": {e: al for e, (_, al) in ENTITIES.items() if al}}
 
 
-def run(venv: Path, model: Path, n: int, keep: Path | None) -> dict[str, Any]:
+def run(venv: Path, model: Path, n: int, keep: Path | None, client: str) -> dict[str, Any]:
     release = ha_release(venv)
     version, has_conversation = release.version, release.conversation
     out: dict[str, Any] = {"ha_venv": str(venv), "ha_version": version, "release": asdict(release)}
@@ -571,22 +622,41 @@ def run(venv: Path, model: Path, n: int, keep: Path | None) -> dict[str, Any]:
         edge = EdgeNlu(model, ha, workdir, ha.token or "")
         synced = edge.log.find(r"home from Home Assistant at \S+: (\d+) entities")
         sync_line = edge.log.find(r"synced with Home Assistant .*")
+        notes = [x.split(": ", 1)[-1].strip() for x in edge.log.lines
+                 if "no floor registry" in x or "does not answer" in x or "cannot reach" in x]
         out["edge_nlu"] = {"listening_after_s": round(time.perf_counter() - t0, 1),
                            "entities_from_ha": int(synced.group(1)) if synced else None,
-                           "sync_log": sync_line.group(0) if sync_line else None}
+                           "sync_log": sync_line.group(0) if sync_line else None, "notes": notes}
         if not has_conversation:
-            out["skipped_cases"] = (f"HA {version}: homeassistant/components/wyoming has no conversation.py; its "
-                                    "data.py makes only stt, tts and wake_word platforms, so HA cannot use an intent "
-                                    "service as its conversation agent")
-            out["ok"] = False
-            return out
-        entry_id, agent = asyncio.run(add_wyoming(ha, edge.port))
-        out["wyoming_entry"] = {"entry_id": entry_id, "agent": agent}
+            try:
+                asyncio.run(add_wyoming(ha, edge.port))
+                flow = "it created an entry all the same"
+            except SystemExit as exc:
+                flow = str(exc)
+            out["agent_unavailable"] = (
+                f"HA {version}: homeassistant/components/wyoming has no conversation.py (its data.py makes only stt, "
+                "tts and wake_word platforms and has_services() ignores intent programs), so HA cannot use edge-nlu as "
+                f"a conversation agent; its config flow for edge-nlu: {flow}")
+            if client == "agent":
+                out["ok"] = False
+                return out
+            client = "library"
+        if client == "library":
+            converse = through_library(ha, edge)
+            out["client"] = ("wyoming's AsyncTcpClient -> edge-nlu; each intent run by HA's own handlers through "
+                             "POST /api/intent/handle")
+            passes_conversation = True
+        else:
+            entry_id, agent = asyncio.run(add_wyoming(ha, edge.port))
+            out["wyoming_entry"] = {"entry_id": entry_id, "agent": agent}
+            out["client"] = f"HA's wyoming integration ({agent}) through POST /api/conversation/process"
+            converse = through_agent(ha, agent)
+            passes_conversation = release.sends_context
 
         async def drive() -> tuple[list[dict[str, Any]], dict[str, Any]]:
             assert edge is not None
-            rows = await Cases(ha, edge, agent, release).run()
-            return rows, await latency(ha, edge, agent, n)
+            rows = await Cases(ha, edge, converse, release, passes_conversation).run()
+            return rows, await latency(converse, edge, n, out["client"])
 
         out["cases"], out["latency"] = asyncio.run(drive())
         leaked = sum(1 for line in edge.log.lines if ha.token and ha.token in line)
@@ -611,10 +681,14 @@ def print_table(r: dict[str, Any]) -> None:
           f"{r['machine']}, {r['cpus']} CPUs, Python {r['python']}; {r['wall_s']} s in all")
     e = r.get("edge_nlu") or {}
     print(f"edge-nlu wyoming, home from HA only: {e.get('entities_from_ha')} entities; {e.get('sync_log')}")
-    if "skipped_cases" in r:
-        print(f"cases not run: {r['skipped_cases']}")
+    for note in e.get("notes") or []:
+        print(f"  edge-nlu log: {note}")
+    if r.get("agent_unavailable"):
+        print(f"HA's wyoming integration as the client: {r['agent_unavailable']}")
+    if "cases" not in r:
+        print("result: not run (this HA release cannot be the client; --client library drives it instead)")
         return
-    print(f"wyoming config entry {r['wyoming_entry']['entry_id']} -> conversation agent {r['wyoming_entry']['agent']}")
+    print(f"client: {r['client']}")
     print()
     print(f"{'case':38} {'text':40} {'HA ms':>8} {'direct':>8}  result")
     for row in r["cases"]:
@@ -630,10 +704,10 @@ def print_table(r: dict[str, Any]) -> None:
     lat = r["latency"]
     print()
     print(f"{lat['n']} x {lat['question']!r}, alternating     p50 ms   p99 ms  mean ms")
-    for name in ("ha_conversation_api", "edge_nlu_wyoming_direct"):
+    for name, label in (("via_ha", "through HA (the client above)"), ("direct", "straight to edge-nlu (Wyoming)")):
         v = lat[name]
-        print(f"  {name:34} {v['p50_ms']:>8.2f} {v['p99_ms']:>8.2f} {v['mean_ms']:>8.2f}")
-    print(f"  HA / direct: p50 x{lat['ratio_p50']}, p99 x{lat['ratio_p99']}")
+        print(f"  {label:34} {v['p50_ms']:>8.2f} {v['p99_ms']:>8.2f} {v['mean_ms']:>8.2f}")
+    print(f"  through HA / direct: p50 x{lat['ratio_p50']}, p99 x{lat['ratio_p99']}")
     print(f"token in edge-nlu's log: {r['token_in_edge_nlu_log_lines']} lines; edge-nlu alive: {r['edge_nlu_alive']}")
     if r.get("ha_log_errors"):
         print("HA log errors:", *r["ha_log_errors"], sep="\n  ")
@@ -648,6 +722,10 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=50, help="questions timed through HA and straight to edge-nlu")
     ap.add_argument("--keep", type=Path, help="a new folder for HA's config (DIR/ha-config) and edge-nlu's config and "
                     "token, kept after the run (default: a temporary folder, removed)")
+    ap.add_argument("--client", choices=("auto", "agent", "library"), default="auto",
+                    help="agent: HA's wyoming integration (its conversation agent); library: wyoming's client "
+                    "library sends the transcript and HA's /api/intent/handle runs the intents; auto: the agent where "
+                    "HA's wyoming integration has one, else the library")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     if ha_release(args.ha_venv).version is None:
@@ -655,7 +733,7 @@ def main() -> int:
               "docs/home-assistant-e2e.md says how to install one")
         return 0
     started = time.perf_counter()
-    report = run(args.ha_venv, args.model, args.n, args.keep)
+    report = run(args.ha_venv, args.model, args.n, args.keep, args.client)
     report.update({"wall_s": round(time.perf_counter() - started, 1), "python": platform.python_version(),
                    "machine": platform.machine(), "cpus": os.cpu_count()})
     if args.json:
