@@ -462,15 +462,15 @@ class HaStateSource:
     async def _follow(self, conn: _Connection) -> None:
         """Apply events in order, in batches; fetch a changed registry again once its burst is over."""
         dirty: set[str] = set()
-        renamed: set[str] = set()  # entities an entity_registry_updated named: their aliases are fetched again
+        alias_ids: set[str] = set()  # entities an entity_registry_updated named: their aliases are fetched again
         while True:
             if dirty and conn.events.empty():
                 for kind in [k for k in REGISTRIES if k in dirty]:
                     await self._refetch(conn, kind)
-                if renamed:
-                    await self._refetch_aliases(conn, sorted(renamed))
+                if alias_ids:
+                    await self._refetch_aliases(conn, sorted(alias_ids))
                 dirty.clear()
-                renamed.clear()
+                alias_ids.clear()
                 continue
             batch = [await conn.events.get()]
             while batch[-1] is not None and len(batch) < BATCH and not conn.events.empty():
@@ -485,8 +485,8 @@ class HaStateSource:
                         dirty.add(REGISTRY_OF_EVENT[event.event_type])
                         eid = event.data.get("entity_id")
                         if REGISTRY_OF_EVENT[event.event_type] == "entity" and isinstance(eid, str) \
-                                and len(renamed) < MAX_QUEUED_EVENTS:
-                            renamed.add(eid)
+                                and len(alias_ids) < MAX_QUEUED_EVENTS:
+                            alias_ids.add(eid)
                     elif event.event_type == STATE_CHANGED:
                         try:
                             updates += self._mirror.state_changed(event.data).updates
