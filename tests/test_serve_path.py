@@ -63,6 +63,33 @@ def test_a_burst_of_queries_is_answered_once_each_in_the_order_asked(
         svc.stop()
 
 
+def test_a_flood_of_queries_is_refused_past_the_queue_not_left_waiting(
+        broker: Mosquitto, home_yaml: Path, nlu: EdgeNLU) -> None:  # noqa: F811
+    """Queries that pile up while one is answered on the network thread go to the bounded queue, so the excess is
+    answered `overloaded` at once (limits.max_queued_queries) rather than left to wait in the broker."""
+    svc = _service(broker, home_yaml, nlu, limits={"max_queued_queries": 4, "max_payload_bytes": 64 * 1024})
+    p = listen(Probe(broker))
+    try:
+        wait_ready(p)
+        p.clear()
+        ids = [uuid.uuid4().hex for _ in range(200)]
+        for qid in ids:
+            p.publish("hermes/nlu/query", {"input": "turn on the oven", "siteId": "kitchen-puck", "id": qid},
+                      wait=False)
+        codes = []
+        for qid in ids:
+            a = p.wait(qid, 120, "both")
+            assert a is not None, f"no answer to {qid}"
+            codes.append((a.result.get("error") or {}).get("code"))
+        assert codes.count("overloaded") > 0 and codes.count(None) > 0
+        assert set(codes) <= {None, "overloaded"}
+        _, _, ok = p.query("turn on the oven")  # and it answers normally afterwards
+        assert ok["action"]["targets"] == ["switch.oven"] and svc.counters()["errors"] == 0
+    finally:
+        p.close()
+        svc.stop()
+
+
 def test_state_then_query_in_one_network_pass_still_waits_for_the_state(
         broker: Mosquitto, home_yaml: Path, nlu: EdgeNLU) -> None:  # noqa: F811
     """A query behind device messages not yet applied goes to the query thread, which waits for them."""

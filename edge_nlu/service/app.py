@@ -68,6 +68,10 @@ TRACE_STAGES = ("recv", "dequeued", "query_read", "context", "parsed", "encoded"
 """The stamps of a traced query, in order."""
 TRACE_MAX = 100_000
 """Traced queries kept (the rest are not stamped)."""
+PILED_UP_BYTES = 256
+"""Unread bytes after answering on the network thread past which later queries go to the query thread: more than
+the PUBACKs of the answers (4 bytes each) and a query or two; under a flood the network thread keeps reading, so
+the bounded query queue refuses the excess (`overloaded`) as it did before queries were answered there."""
 BATCH = 256
 """Device messages applied to the home in one go (one snapshot rebuild per batch, not per message)."""
 MAX_LOGGED_TOPICS = 4096
@@ -145,6 +149,10 @@ class Service:
         self._idle_items: list[_Pending | _Event] = []
         """Queries (and what follows them in the same network pass) to answer on the network thread."""
         self._handed = 0  # items put on the query queue; written by the network thread only
+        self._piled_up = False
+        """Messages piled up while the network thread answered: queries go to the query thread (and its bounded
+        queue, past which they are refused as overloaded) until it has caught up."""
+        self._piled_at = 0  # `_handed` when they did
         self._finished = 0  # items the query thread is done with; written by the query thread only
         self._applied = 0
         self._applied_cond = threading.Condition()
@@ -299,7 +307,9 @@ class Service:
     def _enqueue_query(self, payload: bytes, recv_ns: int = 0) -> None:
         pending = _Pending(payload, self._enqueued, datetime.now().isoformat(timespec="seconds"), recv_ns)
         self._count("queries")
-        if self._idle_items or (self._inline and self._handed == self._finished):
+        if self._piled_up and self._handed == self._finished and self._handed > self._piled_at:
+            self._piled_up = False  # the query thread has had some of the pile and caught up
+        if self._idle_items or (self._inline and not self._piled_up and self._handed == self._finished):
             self._idle_items.append(pending)  # answered by `_answer_idle` at the end of this network pass
             return
         if not self._hand_over(pending):
@@ -330,6 +340,8 @@ class Service:
                             self._reject(rest.payload, "the service is overloaded; try again", ErrorCode.OVERLOADED)
                 return
             self._run_item(item)
+        if items and self.link.waiting_bytes() > PILED_UP_BYTES:
+            self._piled_up, self._piled_at = True, self._handed
 
     def _run_item(self, item: _Pending | _Event) -> None:
         try:

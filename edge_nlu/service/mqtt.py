@@ -23,6 +23,7 @@ import logging
 import random
 import socket
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -47,6 +48,14 @@ MAX_OUT_QUEUE = 10000
 """QoS 1 answers kept while the broker is away; paho resends them on reconnect."""
 MAX_REASONS = 64
 """Distinct failure reasons remembered for log-once."""
+
+try:  # POSIX; elsewhere `waiting_bytes` says 0
+    import fcntl
+    import termios
+
+    _FIONREAD: int | None = termios.FIONREAD
+except ImportError:  # pragma: no cover - Windows
+    _FIONREAD = None
 
 
 
@@ -274,6 +283,19 @@ class MqttLink:
             log.warning("outgoing queue full; dropped a message on %s", topic)
             return False
         return True
+
+    def waiting_bytes(self) -> int:
+        """Bytes received and not yet read (FIONREAD), 0 where the OS or transport cannot tell: after the service
+        answered a query on the network thread, more than a few PUBACKs waiting means messages piled up meanwhile."""
+        sock = self.client.socket()
+        fileno = getattr(sock, "fileno", None)
+        if fileno is None or _FIONREAD is None:
+            return 0
+        try:
+            buf = fcntl.ioctl(fileno(), _FIONREAD, b"\0\0\0\0")
+        except (OSError, ValueError):
+            return 0
+        return int.from_bytes(buf, sys.byteorder, signed=True)
 
     def subscribe(self, topics: Iterable[str]) -> None:
         """Subscribe now if connected; either way `topics()` names them again on every connect."""
