@@ -27,10 +27,15 @@ answer here) and after (bookkeeping after the publish, off the reply path).
 
 `--before DIR` also runs the service from another copy of the code, on its own topic prefixes, interleaved one
 query for one with this tree's, so a change is measured against what it replaced on the same load. A copy with
-only the service path (service, learn, resolve, pipeline) as at commit C and the rest, the model too, as here:
+only the service path (service, learn, pipeline) as at commit C and the rest, the model and resolve too, as here
+(add edge_nlu/resolve and edge_nlu/domain/profiles.py to the archive to compare resolution as well):
 
-    mkdir /tmp/before && cp -r edge_nlu models /tmp/before/ && git archive C edge_nlu/service edge_nlu/learn \
-        edge_nlu/resolve edge_nlu/pipeline.py | tar -x -C /tmp/before
+    mkdir -p /tmp/before/benchmarks && cp -r edge_nlu models devices /tmp/before/ && \
+        git archive C edge_nlu/service edge_nlu/learn edge_nlu/pipeline.py | tar -x -C /tmp/before && \
+        cp benchmarks/service_overhead.py benchmarks/mqtt_bench.py /tmp/before/benchmarks/
+
+`--stages` run from such a copy (`cd /tmp/before && python benchmarks/service_overhead.py --stages`, with
+PYTHONPATH naming this checkout's tools/) measures that code's stages.
 """
 
 from __future__ import annotations
