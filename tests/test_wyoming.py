@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -18,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import fields
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +33,12 @@ from wyoming.info import Describe, Info
 from wyoming.intent import Intent, IntentsStart, IntentsStop, NotRecognized, Recognize
 from wyoming.ping import Ping, Pong
 
-from edge_nlu.domain.home import Home
+from edge_nlu.domain.home import Entity, Home
 from edge_nlu.domain.result import NLU, Action, ErrorInfo, Result
 from edge_nlu.errors import ConfigError, ErrorCode
 from edge_nlu.pipeline import EdgeNLU, load
 from edge_nlu.service.wyoming.advertise import require_zeroconf
+from edge_nlu.service.wyoming.confirm import DOMAIN_NOUNS, FIXED, LIGHT_SET, MEDIA_PLAYING, TURN_VERBS, confirmation
 from edge_nlu.service.wyoming.events import (
     NOT_UNDERSTOOD,
     Description,
@@ -196,8 +199,12 @@ def test_a_transcript_is_answered_with_home_assistant_intents_and_slots(serve: C
     reply = ask(s.port, Request("turn off the kitchen lights", language="en"))
     assert [i.name for i in reply.intents] == ["HassTurnOff"]
     assert slots(reply) == {"area": "Kitchen", "domain": "light"}
+    assert reply.intents[0].text == "Turned off the lights"  # HA's confirmation: its handler says nothing itself
     dim = ask(s.port, Request("set the kitchen light to 50 percent"))
     assert dim.intents[0].name == "HassLightSet" and slots(dim)["brightness"] == 50  # a number, not "50"
+    assert dim.intents[0].text == "Brightness set"
+    oven = ask(s.port, Request("turn on the oven"))
+    assert (oven.intents[0].name, oven.intents[0].text) == ("HassTurnOn", "Turned on the oven")
     question = ask(s.port, Request("what is the oven temperature"))
     assert question.intents[0].name == "HassGetState" and slots(question)["name"] == "Oven temperature"
     assert question.intents[0].text is not None and "21" in question.intents[0].text  # our spoken answer
@@ -230,6 +237,7 @@ def test_a_follow_up_in_the_same_conversation_acts_on_the_same_device(serve: Cal
     follow = ask(s.port, Request("turn it off", conversation_id="01HCONV"))
     assert [i.name for i in follow.intents] == ["HassTurnOff"]
     assert slots(follow) == {"name": "Sofa lamp", "area": "Living Room"}  # what HA's handlers find it by
+    assert follow.intents[0].text == "Turned off the sofa lamp"
     other = ask(s.port, Request("turn it off", conversation_id="01HOTHER"))
     assert all(i.slots.get("name") != "Sofa lamp" for i in other.intents)
 
@@ -249,6 +257,22 @@ def test_the_satellite_area_comes_from_the_config(serve: Callable[..., ServerThr
     assert attic.recognized and slots(attic).get("area") != "Attic"
 
 
+def test_a_request_without_satellite_gets_the_default_area(serve: Callable[..., ServerThread]) -> None:
+    """HA 2025.1 to 2025.4 (wyoming 1.5.4) send the text alone: `default_area` is where such a request is from."""
+    s = serve(default_area="Bedroom", satellites={"assist_satellite.kitchen_puck": "Kitchen"})
+    bare = ask(s.port, Request("turn on the lights"))
+    assert slots(bare).get("area") == "Bedroom"
+    assert slots(ask(s.port, Request("turn on the lights", satellite_id="assist_satellite.kitchen_puck"))) \
+        .get("area") == "Kitchen"  # a satellite's own area wins
+    assert slots(ask(s.port, Request("turn on the lights", satellite_id="assist_satellite.other"))) \
+        .get("area") == "Bedroom"  # a satellite the config does not know is where the default says
+    plain = serve()
+    assert slots(ask(plain.port, Request("turn on the lights"))).get("area") is None
+    nowhere = serve(default_area="Attic")  # not in the home: left out and logged, not an error
+    attic = ask(nowhere.port, Request("turn on the lights"))
+    assert attic.recognized and slots(attic).get("area") is None
+
+
 def test_a_compound_request_is_several_intents_for_home_assistant_and_the_first_for_rhasspy(
         serve: Callable[..., ServerThread]) -> None:
     s = serve()
@@ -256,8 +280,9 @@ def test_a_compound_request_is_several_intents_for_home_assistant_and_the_first_
     [events] = exchange(s.port, Transcript(text=text).event())
     assert [e.type for e in events] == ["intents-start", "intent", "intent", "intents-stop"]
     reply = Reply.from_events(events)
-    assert [(i.name, i.slots) for i in reply.intents] == [
-        ("HassTurnOff", {"area": "Kitchen", "domain": "light"}), ("HassTurnOn", {"name": "Oven"})]
+    assert [(i.name, i.slots, i.text) for i in reply.intents] == [
+        ("HassTurnOff", {"area": "Kitchen", "domain": "light"}, "Turned off the lights"),
+        ("HassTurnOn", {"name": "Oven"}, "Turned on the oven")]  # current HA speaks each, a line apiece
     [events] = exchange(s.port, Recognize(text=text).event())
     assert [e.type for e in events] == ["intent"] and Intent.from_event(events[0]).name == "HassTurnOff"
     off = serve(split_compound=False)
@@ -497,6 +522,96 @@ def test_compound_splitting_and_language_and_speech_rules() -> None:
     assert speech("The {{ states }} lamp is on.") == "{% raw %}The {{ states }} lamp is on.{% endraw %}"
 
 
+def _entity(entity_id: str, name: str, **attributes: Any) -> Entity:
+    return Entity(id=entity_id, name=name, attributes=attributes)
+
+
+GARAGE = _entity("cover.garage_door", "Garage door", device_class="garage")
+FRONT_DOOR = _entity("lock.front_door", "Front door")
+BLINDS = [_entity("cover.left_blind", "Left blind", device_class="blind"),
+          _entity("cover.right_blind", "Right blind", device_class="blind")]
+
+
+@pytest.mark.parametrize(("intent", "slots", "targets", "said"), [
+    ("HassTurnOn", {"name": "Kitchen light"}, [], "Turned on the kitchen light"),
+    ("HassTurnOff", {"name": "Kettle", "area": "Kitchen"}, [_entity("switch.kettle", "Kettle")],
+     "Turned off the kettle"),
+    ("HassTurnOff", {"area": "Kitchen", "domain": "light"}, [_entity("light.ceiling", "Ceiling")],
+     "Turned off the lights"),  # HA's handler acts on the area's lights: "the lights", even when it is one
+    ("HassTurnOn", {"name": "TV corner lamp"}, [], "Turned on the TV corner lamp"),
+    ("HassTurnOn", {"name": "The hall light"}, [], "Turned on the hall light"),
+    ("HassTurnOff", {"area": "Kitchen", "domain": "light"}, [], "Turned off the lights"),
+    ("HassTurnOff", {"domain": "light"}, [], "Turned off all of the lights"),
+    ("HassTurnOn", {"floor": "Upstairs", "domain": "fan"}, [], "Turned on the fans"),
+    ("HassTurnOn", {"name": "Garage door"}, [GARAGE], "Opening the garage door"),
+    ("HassTurnOff", {"area": "Kitchen", "domain": "cover", "device_class": "blind"}, BLINDS, "Closing the blinds"),
+    ("HassTurnOn", {"domain": "cover", "device_class": "garage"}, [GARAGE], "Opening the garage door"),
+    ("HassTurnOn", {"name": "Front door"}, [FRONT_DOOR], "Locking the front door"),
+    ("HassTurnOff", {"name": "Front door"}, [FRONT_DOOR], "Unlocking the front door"),
+    ("HassTurnOn", {"area": "Kitchen", "domain": "switch"}, [_entity("switch.a", "A"), _entity("switch.b", "B")],
+     "Turned on the switches"),
+    ("HassTurnOn", {"area": "Kitchen", "domain": "media_player", "device_class": "tv"}, [], "Turned on the TV"),
+    ("HassLightSet", {"area": "Kitchen", "brightness": 50}, [], "Brightness set"),
+    ("HassLightSet", {"name": "Sofa lamp", "color": "red"}, [], "Color set"),
+    ("HassLightSet", {"temperature": 2700}, [], "Color temperature set"),
+    ("HassClimateSetTemperature", {"temperature": 21}, [], "Temperature set to 21 degrees"),
+    ("HassClimateSetTemperature", {"temperature": 21.5}, [], "Temperature set to 21.5 degrees"),
+    ("HassSetPosition", {"name": "Garage door", "position": 40}, [GARAGE], "Position set"),
+    ("HassSetPosition", {"device_class": "blind", "position": 40}, BLINDS, "Blinds position set"),
+    ("HassSetVolume", {"volume_level": 20}, [], "Volume set"),
+    ("HassMediaPause", {}, [], "Paused"),
+    ("HassStartTimer", {"minutes": 5}, [], "Timer set for 5 minutes"),
+    ("HassStartTimer", {"hours": 1, "minutes": 30, "seconds": 5, "name": "pizza"}, [],
+     "Timer set for 1 hour, 30 minutes and 5 seconds named pizza"),
+    ("HassIncreaseTimer", {"minutes": 1}, [], "1 minute added to timer"),
+    ("HassShoppingListAddItem", {"item": "milk"}, [], "Added milk"),
+    ("HassListCompleteItem", {"item": "eggs", "name": "Groceries"}, [], "Checked off eggs"),
+    ("HassCancelAllTimers", {}, [], None),  # HA says how many it cancelled: only its handler knows
+    ("HassNevermind", {}, [], None),
+    ("HassStartTimer", {}, [], None),
+    ("HassGetState", {"name": "Kettle"}, [], None),  # a question: its answer is the result's own
+])
+def test_actions_are_confirmed_in_home_assistant_words(intent: str, slots: dict[str, Any], targets: list[Entity],
+                                                       said: str | None) -> None:
+    assert confirmation(intent, slots, targets) == said
+
+
+def test_the_confirmations_are_home_assistants_own_english_responses() -> None:
+    """The fixed sentences are HA's `responses.intents` of the installed home-assistant-intents, word for word."""
+    intents = pytest.importorskip("home_assistant_intents", reason="the export extra is not installed")
+    if tuple(int(x) for x in metadata.version("home-assistant-intents").split(".")[:2]) < (2025, 6):
+        pytest.skip("older data (2025.1.1) says covers and locks in the past tense ('Opened', 'Locked'); the "
+                    "wording followed is the current one ('Opening', 'Locking')")
+    responses = intents.get_intents("en")["responses"]["intents"]
+    for intent, said in FIXED.items():
+        assert said in responses[intent].values(), intent
+    for keys, said in LIGHT_SET:
+        assert responses["HassLightSet"][keys[0]] == said
+    for on, intent in ((0, "HassTurnOn"), (1, "HassTurnOff")):
+        ha = responses[intent]
+        for domain in ("cover", "valve", "lock"):
+            assert ha[domain] == TURN_VERBS[domain][on]
+        assert ha["lights_area"] == confirmation(intent, {"area": "Kitchen", "domain": "light"}, [])
+        assert ha["light_all"] == confirmation(intent, {"domain": "light"}, [])
+        assert ha["fans_area"] == confirmation(intent, {"area": "Kitchen", "domain": "fan"}, [])
+        assert ha["cover_device_class"].replace("{{ slots.device_class }}", "garage door") == \
+            confirmation(intent, {"domain": "cover", "device_class": "garage"}, [GARAGE])
+        # the default sentence says the domain's word; ours says the device's name where we know it
+        words = dict(re.findall(r'"(\w+)": "([^"]+)"', ha["default"]))
+        assert {d: DOMAIN_NOUNS[d][0] for d in words} == words
+        assert ("Turned on " if on == 0 else "Turned off ") + "{{ translations.get(state.domain) }}" in ha["default"]
+    for intent in ("scene", "script", "button"):
+        assert responses["HassTurnOn"][intent] == TURN_VERBS[intent][0]
+    assert f"\n{MEDIA_PLAYING}\n" in responses["HassMediaSearchAndPlay"]["default"]  # when media was found
+    for intent, words in (("HassStartTimer", "Timer set for {{ text }}{{ name }}"),
+                          ("HassIncreaseTimer", "{{ text }} added to timer{{ name }}"),
+                          ("HassDecreaseTimer", "{{ text }} removed from timer{{ name }}")):
+        assert responses[intent]["default"].strip().endswith(words)
+    assert responses["HassClimateSetTemperature"]["default"].startswith("Temperature set to {{ slots.temperature }}")
+    assert responses["HassListAddItem"]["item_added"] == "Added {{ slots.item }}"
+    assert responses["HassListCompleteItem"]["item_completed"] == "Checked off {{ slots.item }}"
+
+
 # -- settings and the command ---------------------------------------------------------------------------------
 
 
@@ -508,7 +623,8 @@ def test_settings_are_strict_and_name_the_key(tmp_path: Path) -> None:
     for bad, why in (({"satelites": {}}, "unknown key"), ({"min_confidence": 2}, "min_confidence"),
                      ({"limits": {"max_event_bytes": "big"}}, "limits.max_event_bytes"),
                      ({"uri": "http://x:1"}, "tcp://HOST:PORT"), ({"uri": "tcp://host"}, "tcp://HOST:PORT"),
-                     ({"home_assistant": "yes"}, "home_assistant")):
+                     ({"home_assistant": "yes"}, "home_assistant"), ({"default_area": 3}, "default_area"),
+                     ({"default_area": ""}, "default_area")):
         with pytest.raises(ConfigError, match=why):
             WyomingSettings.from_dict(bad)
     config = tmp_path / "wyoming.yaml"

@@ -29,6 +29,7 @@ from edge_nlu.domain.home import Home
 from edge_nlu.domain.result import TARGETLESS_INTENTS, Result
 from edge_nlu.errors import ErrorCode, InvalidInputError
 from edge_nlu.sanitize import clean_text, loads
+from edge_nlu.service.wyoming.confirm import confirmation
 
 TRANSCRIPT = "transcript"
 """What Home Assistant sends a conversation agent (`text`, `language`, `context`)."""
@@ -241,7 +242,7 @@ class HaIntent:
     entities: tuple[tuple[str, Any], ...] = ()
     """(slot, value) pairs, as HA's handlers take them: `name`, `area`, `domain`, `brightness`, ..."""
     text: str | None = None
-    """Spoken answer (questions); HA speaks it where its own handler has nothing to say."""
+    """Spoken answer (questions) or confirmation (actions); HA speaks it where its own handler has nothing to say."""
 
     @property
     def slots(self) -> dict[str, Any]:
@@ -308,7 +309,8 @@ def reply_for(results: Sequence[Result], home: Home, min_confidence: float) -> R
 
 
 def intents_for(result: Result, home: Home) -> list[HaIntent]:
-    """The intents of one result with an action: its slots as entities and its answer as text. An action that
+    """The intents of one result with an action: its slots as entities, and as text its answer (questions) or else
+    Home Assistant's confirmation of the action (`confirm`: HA speaks nothing for an action otherwise). An action that
     acts on devices its slots do not name (a follow-up: "turn it off") names them, one intent per device
     (its friendly name, and its area's name where it has one), since HA's handlers find devices by name."""
     action = result.action
@@ -317,7 +319,7 @@ def intents_for(result: Result, home: Home) -> list[HaIntent]:
     slots = {k: v for k, v in action.slots.items() if _wire_value(v)}
     if action.intent == "HassRespond" and result.response and "response" not in slots:
         slots["response"] = result.response
-    text = speech(result.response)
+    answer = speech(result.response)
     if action.targets and not IDENTIFYING_SLOTS & slots.keys() and action.intent not in TARGETLESS_INTENTS:
         out = []
         for target in action.targets[:MAX_INTENTS]:
@@ -328,9 +330,12 @@ def intents_for(result: Result, home: Home) -> list[HaIntent]:
             area = home.area(entity.area) if entity.area else None
             if area is not None:
                 named["area"] = area.name
+            text = answer or speech(confirmation(action.intent, named, [entity]))
             out.append(HaIntent(action.intent, tuple(named.items()), text))
         if out:
             return out
+    targets = [e for e in (home.entity(t) for t in action.targets) if e is not None]
+    text = answer or speech(confirmation(action.intent, slots, targets))
     return [HaIntent(action.intent, tuple(slots.items()), text)]
 
 

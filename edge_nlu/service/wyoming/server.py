@@ -147,7 +147,8 @@ class IntentService:
         """The request context (contract section 2): the satellite, its area, the time, the conversation so far.
 
         The area is the configured one for the satellite (or device) id, else the device's area in Home
-        Assistant's registry when the home comes from there; an area the home does not have is left out."""
+        Assistant's registry when the home comes from there, else `default_area` (a request from an HA whose
+        wyoming sends no ids at all gets this one); an area the home does not have is left out."""
         sats = self.settings.satellites
         site = next((sats[k] for k in (request.satellite_id, request.device_id) if k is not None and k in sats), None)
         ctx: dict[str, Any] = {"satellite": {"id": request.heard_by, "has_screen": site.has_screen if site else None},
@@ -155,10 +156,12 @@ class IntentService:
         area = site.area if site is not None else None
         if area is None and request.device_id is not None:
             area = self.homes.device_area(request.device_id)
+        if area is None:
+            area = self.settings.default_area
         if area is not None:
             if home.areas and home.area(area) is None:
-                self.log_once(f"<area:{request.heard_by}>", "satellite %s: area %r is not in the home; answering "
-                              "without it", request.heard_by, area)
+                self.log_once(f"<area:{request.heard_by}:{area}>", "satellite %s: area %r is not in the home; "
+                              "answering without it", request.heard_by or "(none named)", area)
             else:
                 ctx["area"] = area
         if site is not None and site.user is not None:

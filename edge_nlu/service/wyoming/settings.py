@@ -60,6 +60,11 @@ class WyomingSettings:
     satellites: dict[str, Annotated[SiteSettings, Shorthand("area")]] = field(default_factory=dict)
     """Satellite id (HA: the assist satellite's entity id) or device id -> area (and screen); a plain string
     is the area. Wins over the area Home Assistant's device registry gives."""
+    default_area: Annotated[str | None, NonEmpty()] = None
+    """Area (its name or id in the home) of a request that brings none: no `satellites:` entry and no area in
+    Home Assistant's device registry for its satellite or device, or no satellite or device id at all, as from
+    HA releases whose wyoming package (before 1.7.0: HA 2025.1 to 2025.4 at least) sends only the text. With
+    one satellite, its room; None: such a request has no area, and "turn off the lights" means every light."""
     model_dir: Annotated[Path, Key("model")] = field(default_factory=default_model_dir)
     """NLU model directory."""
     home_path: Annotated[Path | None, Key("home")] = None
