@@ -41,6 +41,7 @@ from edge_nlu.service.wyoming.advertise import require_zeroconf
 from edge_nlu.service.wyoming.confirm import DOMAIN_NOUNS, FIXED, LIGHT_SET, MEDIA_PLAYING, TURN_VERBS, confirmation
 from edge_nlu.service.wyoming.events import (
     NOT_UNDERSTOOD,
+    WHICH_DEVICE,
     Description,
     EventError,
     EventTooLarge,
@@ -266,6 +267,9 @@ def test_a_request_without_satellite_gets_the_default_area(serve: Callable[..., 
         .get("area") == "Kitchen"  # a satellite's own area wins
     assert slots(ask(s.port, Request("turn on the lights", satellite_id="assist_satellite.other"))) \
         .get("area") == "Bedroom"  # a satellite the config does not know is where the default says
+    # "turn it off" with no earlier turn (HA 2025.1's conversation never arrives) is not every device in the room
+    it = ask(s.port, Request("turn it off"))
+    assert not it.recognized and it.text == WHICH_DEVICE
     plain = serve()
     assert slots(ask(plain.port, Request("turn on the lights"))).get("area") is None
     nowhere = serve(default_area="Attic")  # not in the home: left out and logged, not an error
@@ -506,6 +510,11 @@ def test_results_map_to_what_home_assistant_handlers_take(home: Home) -> None:
     failed = Result(id=None, text="", error=ErrorInfo(ErrorCode.EMPTY_TEXT, "text is empty"))
     assert reply_for([failed], home, 0.5) == Reply(text=NOT_UNDERSTOOD)
     assert reply_for([_result(None, {}, response="It is sunny.")], home, 0.5) == Reply(text="It is sunny.")
+    # an on/off that names nothing and resolved to nothing would switch the whole area in HA: asked back instead
+    assert reply_for([_result("HassTurnOff", {"area": "Kitchen"})], home, 0.5) == Reply(text=WHICH_DEVICE)
+    assert reply_for([_result("HassTurnOff", {})], home, 0.5) == Reply(text=WHICH_DEVICE)
+    assert reply_for([_result("HassTurnOff", {"area": "Kitchen", "domain": "light"})], home, 0.5).recognized
+    assert reply_for([_result("HassTurnOff", {"area": "Kitchen"}, ("switch.oven",))], home, 0.5).recognized
 
 
 def test_compound_splitting_and_language_and_speech_rules() -> None:

@@ -51,6 +51,8 @@ IDENTIFYING_SLOTS = frozenset({"name", "area", "floor", "domain", "device_class"
 "turn it off") is sent as the targets' names."""
 NOT_UNDERSTOOD = "Sorry, I couldn't understand that."
 """The spoken answer of `not-recognized` when the result has none of its own."""
+WHICH_DEVICE = "Sorry, which device do you mean?"
+"""The spoken answer of `not-recognized` for "turn it off" that refers to nothing (`switches_a_whole_area`)."""
 PROGRAM = "edge-nlu"
 """The intent program's name: what Home Assistant calls the conversation agent."""
 PROJECT_URL = ""
@@ -295,17 +297,33 @@ class Reply:
 def reply_for(results: Sequence[Result], home: Home, min_confidence: float) -> Reply:
     """The reply to one request from its results (one, or one per part of a compound request, in order).
 
-    Each recognized result with a Home Assistant intent gives intents (`intents_for`); the reply is
-    `not-recognized`, with the first result's answer or apology, when none does."""
+    Each recognized result with a Home Assistant intent gives intents (`intents_for`), except one that would
+    switch a whole area (`switches_a_whole_area`); the reply is `not-recognized`, with the first result's answer
+    or apology, when none does."""
     intents: list[HaIntent] = []
+    unsure = False
     for result in results:
         if result.error is None and result.recognized(min_confidence) and result.action is not None \
                 and result.action.intent:
+            if switches_a_whole_area(result):
+                unsure = True
+                continue
             intents.extend(intents_for(result, home))
     if intents:
         return Reply(intents=tuple(intents[:MAX_INTENTS]))
     first = results[0] if results else None
-    return Reply(text=(first.response if first is not None and first.error is None else None) or NOT_UNDERSTOOD)
+    answer = first.response if first is not None and first.error is None else None
+    return Reply(text=answer or (WHICH_DEVICE if unsure else NOT_UNDERSTOOD))
+
+
+def switches_a_whole_area(result: Result) -> bool:
+    """HassTurnOn/HassTurnOff that names no device, domain or device class and that edge-nlu resolved to no
+    device: "turn it off" with no earlier turn (Home Assistant releases whose wyoming sends no conversation id),
+    where the only slot is the satellite's area. HA's handlers would switch every device in that area (or refuse
+    "cannot target all devices" without one), so it is not sent; the reply asks which device."""
+    a = result.action
+    return (a is not None and a.intent in ("HassTurnOn", "HassTurnOff") and not a.targets
+            and not {"name", "domain", "device_class"} & a.slots.keys())
 
 
 def intents_for(result: Result, home: Home) -> list[HaIntent]:
