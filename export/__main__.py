@@ -47,6 +47,9 @@ def _build_arguments(b: argparse.ArgumentParser) -> None:
     b.add_argument("--teacher-from", type=Path, default=None, metavar="DIR",
                    help="distil from a shipped model directory (its int8 weights read back) instead of fine-tuning "
                         "MiniLM: a narrower student learns from the model it must match (teacher assistant)")
+    b.add_argument("--student-init", type=Path, default=None, metavar="DIR",
+                   help="start the student from a model directory built before (same shape and vocabulary; its int8 "
+                        "weights read back) instead of the projected teacher")
     b.add_argument("--skip-quant-compare", action="store_true",
                    help="do not build and measure the static QDQ variants (saves minutes)")
     b.add_argument("--dev", type=Path, default=None,

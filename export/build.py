@@ -195,6 +195,9 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     layers = list(shape.layers)
     basis = hidden_basis(teacher, enc_train, shape.layers, shape.hidden, n=200 if q else 2000, seed=args.seed + 4)
     student = shrink(teacher, keep, shape, basis)
+    if args.student_init is not None:  # go on training a student built before (same shape and vocabulary)
+        student.load_state_dict(load_shipped(args.student_init, BertConfig.from_pretrained(str(tdir))).state_dict())
+        log.info("student: starts from %s", args.student_init)
     layer_figures: dict[str, Any] | None = None
     if args.layer_epochs:
         layer_figures = distill_layers(student, teacher, s_train, enc_train, shape.layers, basis,
