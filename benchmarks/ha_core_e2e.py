@@ -12,15 +12,17 @@ docs/home-assistant-e2e.md); without one it says so and exits 0 (skipped). What 
    long-lived token over the WebSocket API (`auth/long_lived_access_token`); creates the areas Kitchen, Living
    Room and Hallway, places the entities in them and gives the sofa lamp the entity alias "reading lamp"
    (`config/entity_registry/update`);
-3. starts the real `edge-nlu wyoming` (this tree, this Python) with only a `home_assistant:` section: its home
-   is HA's live state over the WebSocket API, the token in a chmod-600 file;
+3. starts the real `edge-nlu wyoming` (this tree, this Python) with a `home_assistant:` section and
+   `default_area: Living Room` (HA sends no satellite id): its home is HA's live state over the WebSocket API,
+   the token in a chmod-600 file;
 4. adds the Wyoming integration for it through HA's config flow REST API (`/api/config/config_entries/flow`),
    which makes HA's `WyomingConversationEntity` (homeassistant/components/wyoming/conversation.py);
 5. drives HA's conversation API (`POST /api/conversation/process` with that agent): HA sends `transcript` to
    edge-nlu and runs the intent edge-nlu returns with its own intent handlers. Each case checks what HA did
    (the entity's state in HA's REST API) and what HA said (its speech against edge-nlu's own reply to the same
-   text over a direct Wyoming connection); a state changed in HA by a service call is asked about until
-   edge-nlu's answer follows;
+   text over a direct Wyoming connection; an action must be confirmed aloud: HA's speech is edge-nlu's text, not
+   empty); a state changed in HA by a service call is asked about until edge-nlu's answer follows; "turn off the
+   lights" with no satellite id turns off the default area's lights only;
 6. times --n questions through HA's conversation API beside the same question straight to edge-nlu over
    Wyoming (the baseline of the ratio), in alternating turns.
 
@@ -82,6 +84,9 @@ ENTITIES = {  # entity id -> (area id, aliases)
     "sensor.hallway_temperature": ("hallway", []),
 }
 QUESTION = "is the kitchen light on"
+DEFAULT_AREA = "Living Room"
+"""edge-nlu's `default_area`: HA sends no satellite or device id (none at all before wyoming 1.7, and none from
+HA's conversation API), so "turn off the lights" is about this room's lights."""
 
 
 def free_port() -> int:
@@ -328,7 +333,8 @@ class EdgeNlu:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(token + "\n")
         config = workdir / "wyoming.yaml"
-        config.write_text(json.dumps({"threads": 1, "ha_sync_wait_s": DEADLINE, "home_assistant": {
+        config.write_text(json.dumps({"threads": 1, "ha_sync_wait_s": DEADLINE, "default_area": DEFAULT_AREA,
+                                      "home_assistant": {
             "url": f"ws://127.0.0.1:{ha.port}/api/websocket", "token_file": str(token_file)}}), encoding="utf-8")
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
         env.pop("EDGE_NLU_HA_TOKEN", None)
@@ -487,9 +493,11 @@ class Cases:
 
     async def case(self, name: str, text: str, entity: str | None = None, want: str | None = None,
                    conversation_id: str | None = None, want_kind: str | None = None,
-                   before: tuple[str, ...] = ()) -> dict[str, Any]:
+                   before: tuple[str, ...] = (), unchanged: tuple[str, str] | None = None) -> dict[str, Any]:
         """`before`: the texts of the conversation so far, sent first on the direct side, so that a follow-up's
-        direct reply has the same history as HA's conversation."""
+        direct reply has the same history as HA's conversation. An action (`entity`, `want`) must also be
+        confirmed aloud: HA's speech is edge-nlu's text, and that is not empty. `unchanged`: (entity, state)
+        that the action must leave as it is."""
         took, answer = await self.converse(text, conversation_id)
         said = speech_of(answer)
         direct_id = f"direct-{uuid.uuid4().hex}"
@@ -500,6 +508,10 @@ class Cases:
         if entity is not None and want is not None:
             checks[f"{entity} {want} in HA"] = await asyncio.to_thread(self.ha.wait_state, entity, want)
         checks["HA said edge-nlu's text"] = said == reply_text(direct)
+        if entity is not None and want is not None:
+            checks["HA confirmed the action aloud"] = bool(said) and said == reply_text(direct)
+        if unchanged is not None:
+            checks[f"{unchanged[0]} still {unchanged[1]}"] = self.ha.state(unchanged[0]) == unchanged[1]
         if want_kind is not None:
             checks[f"HA's response is {want_kind}"] = kind_of(answer) == want_kind
         row = {"case": name, "text": text, "ha_said": said, "ha_response": kind_of(answer),
@@ -555,7 +567,16 @@ class Cases:
         await self.case("sensor question", "what is the temperature in the hallway", want_kind="query_answer")
         await self.case("not a home request", "tell me a joke", want_kind="error (no_intent_match)")
         await self.follows()
+        await self.default_area()
         return self.rows
+
+    async def default_area(self) -> dict[str, Any]:
+        """No satellite or device id reaches edge-nlu: "turn off the lights" acts in `default_area` alone."""
+        for eid in ("light.sofa_lamp", "light.kitchen_light"):
+            await asyncio.to_thread(self.ha.request, "POST", "/api/services/light/turn_on", {"entity_id": eid})
+            await asyncio.to_thread(self.ha.wait_state, eid, "on")
+        return await self.case("default_area, no satellite id", "turn off the lights",
+                               "light.sofa_lamp", "off", unchanged=("light.kitchen_light", "on"))
 
 
 async def latency(converse: Converse, edge: EdgeNlu, n: int, client: str) -> dict[str, Any]:
@@ -701,6 +722,9 @@ def print_table(r: dict[str, Any]) -> None:
             print(f"{'':38}   n/a: {row['not_applicable']}")
         elif failed:
             print(f"{'':38}   failed: {failed}")
+    confirmed = [row["checks"]["HA confirmed the action aloud"] for row in r["cases"] if row["ok"] is not None
+                 and "HA confirmed the action aloud" in row["checks"]]
+    print(f"actions HA confirmed aloud with edge-nlu's text: {sum(confirmed)} of {len(confirmed)}")
     lat = r["latency"]
     print()
     print(f"{lat['n']} x {lat['question']!r}, alternating     p50 ms   p99 ms  mean ms")
