@@ -1,7 +1,8 @@
 """Does `edge-nlu parse` give the same answers on aarch64 as on x86? A proof that it runs, not a timing.
 
-    python benchmarks/aarch64_parse.py [--root DIR] [--rebuild] [--bootstrap auto|full|unpack]
-        [--slurp 300] [--hwu 100] [--tol 0.001] [--mirror URL] [--json FILE]
+    python benchmarks/aarch64_parse.py [--root DIR] [--rebuild] [--bootstrap auto|full|unpack] [--no-install]
+        [--cpu cortex-a72] [--x86-cpu Nehalem] [--slurp 300] [--hwu 100] [--tol 0.001] [--strict]
+        [--save DIR] [--json FILE]
 
 1. A Debian bookworm arm64 root (debootstrap, --variant=minbase, python3 and python3-venv) in DIR
    (default /tmp/edge-nlu-arm64root; reused when it already has python3, unless --rebuild). `full`
@@ -20,10 +21,15 @@
 4. Parse: the same JSONL batch (the context dev set with ../shared/context/dev/home.json, a slice
    of SLURP devel and of HWU64, the latter two at a fixed clock time) through `edge-nlu parse
    --jsonl` with the shipped model, once in the root (chroot; qemu-aarch64-static named explicitly
-   when binfmt is missing) and once with this host's venv.
-5. Compare line by line, field by field: everything exact but the `confidence` numbers (already
-   rounded to 4 digits by the result object), which may differ by at most --tol; the largest
-   confidence difference is reported. Exit 1 on any difference, 2 when a step could not run.
+   when binfmt is missing) and once on x86 with the same edge-nlu wheel (--target) and this venv's
+   dependencies.
+5. Compare line by line, field by field. The answer (nlu intent and slots, action, response, error,
+   rewrite) must be equal; the scores (every `confidence`, the order of `nlu.alternatives`) are
+   reported: max, p99 and median |confidence difference| and how many exceed --tol. Exit 0 when
+   the answers are the same, 1 when one differs (--strict: a score too), 2 when a step could not run.
+   --x86-cpu MODEL also runs the x86 side under qemu-x86_64-static -cpu MODEL (Nehalem: no AVX2) and
+   compares aarch64 with it, which tells an instruction-set kernel difference apart; --cpu sets
+   the guest CPU (QEMU_CPU), and the run reports the int8 dot-product features the guest sees.
 
 Needs root (debootstrap, chroot), debootstrap, qemu-user-static (and binfmt-support for `full`),
 and the Debian and PyPI registries. Under emulation a request is ~10-50x slower than native: keep
