@@ -18,6 +18,7 @@ from edge_nlu.domain.home import Area, Entity, Floor, Home, norm
 from edge_nlu.domain.profiles import DeviceKind, Profiles
 from edge_nlu.domain.result import NLU
 from edge_nlu.resolve.covers import COVER_WORDS, cover_kinds
+from edge_nlu.resolve.names import NameIndex, name_index
 from edge_nlu.resolve.numbers import Number, parse_number
 
 PRONOUNS = frozenset({"it", "them", "that", "those", "they"})
@@ -109,6 +110,15 @@ class Request:
     unnamed: str = ""
     """The normalised text with device, room and floor names blanked but titles kept: where words about
     the content are looked for ('the cinema room' says no movie)."""
+    _names: NameIndex | None = field(default=None, repr=False, compare=False)
+    """`names`, once asked for."""
+
+    @property
+    def names(self) -> NameIndex:
+        """The home's names, indexed (once per home content, see `names.py`)."""
+        if self._names is None:
+            self._names = name_index(self.home)
+        return self._names
 
     @property
     def words(self) -> set[str]:
@@ -214,18 +224,19 @@ def _match_entities(req: Request, scope: Area | None, titles: list[Span],
     a part or a near miss of a name is no part of a place ('places': rooms, floors, 'all over')."""
     home, t, profiles = req.home, req.t, req.profiles
     hits: list[tuple[Entity, Span, bool]] = []
-    for e in home.entities:
-        for name in e.names():
-            n = norm(name)
-            if n not in t:  # most names are not said: skip the padded search
-                continue
-            for span in _free(_find(t, n), titles):
-                hits.append((e, span, _is_generic(n, profiles)))
+    index, entities = req.names, home.entities
+    # only names whose first word is a word of the text can be said in it; tried in home order
+    candidates = sorted(c for w in set(t.split()) for c in index.by_first_word.get(w, ()))
+    for _, pos, n in candidates:
+        if n not in t:  # most names are not said: skip the padded search
+            continue
+        for span in _free(_find(t, n), titles):
+            hits.append((entities[pos], span, _is_generic(n, profiles)))
     for value in req.slots.get("device_name", []):
         v = norm(value)
         if not v or _find(t, v):
             continue  # already looked up in the text
-        choices = {f"{e.id}\n{n}": norm(n) for e in home.entities for n in e.names()}
+        choices = index.choices
         best = process.extractOne(v, choices, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
         if best is not None:
             found = home.entity(str(best[2]).split("\n", 1)[0])
@@ -277,12 +288,13 @@ def _generic_ok(req: Request, e: Entity, scope: Area | None) -> bool:
 
 def _tail_matches(req: Request, scope: Area | None) -> list[tuple[Entity, Span]]:
     """The end of a name ("night light" for "Loft night light"), within the room."""
-    pool = req.home.in_area(scope.id) if scope is not None else req.home.entities
+    index, entities = req.names, req.home.entities
+    pool = index.tails_in.get(scope.id, ()) if scope is not None else index.tails
     out: list[tuple[Entity, Span]] = []
-    for e in pool:
-        for name in e.names():
-            words = norm(name).split()
-            if len(words) < 2 or words[-1] not in req.t:  # every tail ends with the last word
+    for pos, names in pool:
+        e = entities[pos]
+        for words in names:  # names of two words or more
+            if words[-1] not in req.t:  # every tail ends with the last word
                 continue
             for i in range(1, len(words)):
                 tail = " ".join(words[i:])
@@ -306,24 +318,18 @@ def _fuzzy_matches(req: Request) -> list[tuple[Entity, Span]]:
     for w in words:
         starts.append(req.t.index(w, pos))
         pos = starts[-1] + len(w)
-    # names by word count (in home order), then the text's word windows of each size against those names in one
-    # rapidfuzz call: a call per name size instead of a Python loop over names x windows
-    by_size: dict[int, list[tuple[int, Entity, str, list[str]]]] = {}
-    order = 0
-    for e in req.home.entities:
-        for name in e.names():
-            n = norm(name)
-            parts = n.split()
-            if 2 <= len(parts) <= len(words) and len(n) >= 6:
-                by_size.setdefault(len(parts), []).append((order, e, n, parts))
-            order += 1
+    # the home's names by word count (in home order, from the name index), then the text's word windows of each
+    # size against those names in one rapidfuzz call: a call per name size instead of a Python loop
+    entities = req.home.entities
     found: list[tuple[int, int, float, Entity, Span]] = []
-    for size, names in by_size.items():
+    for size, (names, strings) in req.names.by_size.items():
+        if size > len(words):
+            continue
         windows = [" ".join(words[i : i + size]) for i in range(len(words) - size + 1)]
-        scores = process.cdist(windows, [n for _, _, n, _ in names], scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF,
-                               dtype=np.float64)
+        scores = process.cdist(windows, strings, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, dtype=np.float64)
         for i, k in zip(*(x.tolist() for x in np.nonzero(scores)), strict=True):  # below the cutoff: 0
-            at, e, _, parts = names[k]
+            at, where, _, parts = names[k]
+            e = entities[where]
             if _loose_end(words[i : i + size], parts) or _is_generic(windows[i], req.profiles):
                 continue
             end = starts[i + size - 1] + len(words[i + size - 1])
@@ -363,6 +369,8 @@ def _match_area(req: Request, taken: list[Span]) -> tuple[Area | None, list[Span
     best: tuple[int, Area, list[Span]] | None = None
     for a in req.home.areas:
         for n in _area_names(a):
+            if n not in req.t:  # most rooms are not said
+                continue
             spans = _free(_find(req.t, n), taken)
             if spans and (best is None or len(n) > best[0]):
                 best = (len(n), a, spans)

@@ -53,7 +53,8 @@ def _one(req: Request, said: str, domains: frozenset[str]) -> Entity | None:
     key = norm(said)
     while key.startswith(_DETERMINERS):
         key = key.split(" ", 1)[1]
-    found = [e for e in req.home.entities if e.domain in domains and key in {norm(n) for n in e.names()}]
+    entities = req.home.entities
+    found = [e for e in (entities[pos] for pos in req.names.by_name.get(key, ())) if e.domain in domains]
     area = req.home.area(req.ctx.area) if req.ctx.area else None
     if len(found) > 1 and area is not None:
         found = [e for e in found if e.area == area.id] or found
