@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from edge_nlu.domain.context import RequestContext
-from edge_nlu.domain.home import Entity, Home
+from edge_nlu.domain.home import Area, Entity, Home
 from edge_nlu.domain.live_home import EntityUpdate, LiveHome
 from edge_nlu.domain.profiles import load_profiles
 from edge_nlu.domain.result import NLU, Action
@@ -125,3 +125,19 @@ def test_live_home_changes_are_seen(update, text, area, device, found_before):
     assert (same_as_fresh(live.snapshot(), text, area) == [device]) is found_before
     live.apply([update])
     assert (same_as_fresh(live.snapshot(), text, area) == [device]) is not found_before
+
+
+def test_room_changes_are_seen():
+    """A room's new alias (the registry's layout) and a room added in place."""
+    live = LiveHome(fresh())
+    den_lights = ["light.corner_lamp", "light.den_reading_light"]
+    assert same_as_fresh(live.snapshot(), "turn on the lights in the family room", "Kitchen") != den_lights
+    live.set_layout(areas=[Area(id="den", name="Den", floor="ground", aliases=("family room",))])
+    assert same_as_fresh(live.snapshot(), "turn on the lights in the family room", "Kitchen") == den_lights
+    home = fresh()
+    assert same_as_fresh(home, "turn on the lights in the studio", "Kitchen") != ["light.study_reading_light"]
+    home.areas.append(Area(id="studio", name="Studio", floor="ground"))
+    study = home.entity("light.study_reading_light")
+    assert study is not None
+    study.area = "studio"
+    assert same_as_fresh(home, "turn on the lights in the studio", "Kitchen") == ["light.study_reading_light"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -349,26 +348,13 @@ def _loose_end(window: list[str], name: list[str]) -> bool:
     return (first in _FUNCTION_WORDS and first != name[0]) or (last in _FUNCTION_WORDS and last != name[-1])
 
 
-def _area_names(a: Area) -> tuple[str, ...]:
-    """An area's names as said (areas are frozen: computed once each; read many times a request)."""
-    try:
-        return _area_names_cached(a)
-    except TypeError:  # an Area built by hand with a list of aliases is not hashable
-        return _names_of_area(a)
-
-
-def _names_of_area(a: Area) -> tuple[str, ...]:
-    return tuple(n for n in {norm(a.name), norm(a.id), *(norm(x) for x in a.aliases)} if n)
-
-
-_area_names_cached = lru_cache(maxsize=4096)(_names_of_area)
-
-
 def _match_area(req: Request, taken: list[Span]) -> tuple[Area | None, list[Span], str | None]:
     """The area the words name, outside device names; or a named place the home lacks."""
     best: tuple[int, Area, list[Span]] | None = None
-    for a in req.home.areas:
-        for n in _area_names(a):
+    areas = req.home.areas
+    for pos, names in req.names.areas:
+        a = areas[pos]
+        for n in names:
             if n not in req.t:  # most rooms are not said
                 continue
             spans = _free(_find(req.t, n), taken)
@@ -382,7 +368,7 @@ def _match_area(req: Request, taken: list[Span]) -> tuple[Area | None, list[Span
             continue
         area = req.home.area(v)
         if area is None and req.home.areas:
-            choices = {a.id: n for a in req.home.areas for n in _area_names(a)}
+            choices = req.names.area_choices
             hit = process.extractOne(v, choices, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
             area = req.home.area(str(hit[2])) if hit else None
         if area is not None:
@@ -395,8 +381,9 @@ def _match_area(req: Request, taken: list[Span]) -> tuple[Area | None, list[Span
 
 def _match_floor(req: Request, taken: list[Span]) -> tuple[Floor | None, list[Span]]:
     floors = req.home.floors
-    for f in sorted(floors, key=lambda f: -len(f.name)):
-        for n in {norm(f.name), norm(f.id)}:
+    for pos, names in req.names.floors_longest:
+        f = floors[pos]
+        for n in names:
             spans = _free(_find(req.t, n), taken)
             if spans:
                 return f, spans
@@ -483,9 +470,7 @@ def understand(nlu: NLU, text: str, home: Home, ctx: RequestContext,
 def _floor_names(req: Request) -> list[Span]:
     """Where the words say a floor by a name no room has: a room inside it is the floor's ('the attic
     floor' is not the attic)."""
-    rooms = {n for a in req.home.areas for n in _area_names(a)}
-    names = {n for f in req.home.floors for n in (norm(f.name), norm(f.id)) if n and n not in rooms}
-    return [sp for n in names for sp in _find(req.t, n)]
+    return [sp for n in req.names.floor_only for sp in _find(req.t, n)]
 
 
 def _blank(t: str, spans: list[Span]) -> str:

@@ -1,11 +1,12 @@
-"""The home's device names, normalised and grouped once per home content instead of on every request.
+"""The home's device, room and floor names, normalised and grouped once per home content, not on every request.
 
 `Home` and `Entity` are mutable dataclasses (a live home is rebuilt on change, but nothing stops code from
 renaming an entity or appending an alias in place), so the index is looked up by the names themselves: the
-key is every entity's id, name, area and aliases, read on each request (one pass, no normalising). A change
-to any of them is a different key and so a fresh index; an unchanged home, or the per-request copies that
-state overrides make, find the one built before. Entities are kept as positions in `home.entities`, so a
-request always gets its own home's entity objects (and states).
+key is every entity's id, name, area and aliases and every area's and floor's id, name and aliases, read on each
+request (one pass, no normalising). A change to any of them is a different key and so a fresh index; an
+unchanged home, or the per-request copies that state overrides make, find the one built before. Entities,
+areas and floors are kept as positions in the home's lists, so a request always gets its own home's objects
+(and states).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from edge_nlu.domain.home import Home, norm
+from edge_nlu.domain.home import Area, Home, norm
 
 _MAX_HOMES = 8
 """Indexes kept: the live home, a changed one, test homes; more than this and the cache starts over."""
@@ -34,17 +35,28 @@ class NameIndex:
     """(entity position, word lists of its names of two words or more), in home order."""
     tails_in: dict[str, tuple[tuple[int, tuple[list[str], ...]], ...]]
     """The same per area id."""
+    areas: tuple[tuple[int, tuple[str, ...]], ...]
+    """(area position, its normalised names, id and aliases), in home order."""
+    area_choices: dict[str, str]
+    """Area id -> a normalised name of it: the house_place slot's fuzzy choices."""
+    floor_only: tuple[str, ...]
+    """Normalised floor names and ids that no room has."""
+    floors_longest: tuple[tuple[int, tuple[str, ...]], ...]
+    """(floor position, its normalised name and id), longest name first."""
     by_size: dict[int, tuple[tuple[tuple[int, int, str, list[str]], ...], list[str]]]
     """Word count -> ((name number, entity position, name, words), ...) of names of 6 characters or more, and
     the names alone (rapidfuzz's choices), in home order."""
 
 
 _lock = threading.Lock()
-_cache: dict[tuple[tuple[str | None, ...], ...], NameIndex] = {}
+_Key = tuple[tuple[tuple[str | None, ...], ...], tuple[tuple[str, ...], ...], tuple[tuple[str, ...], ...]]
+_cache: dict[_Key, NameIndex] = {}
 
 
-def _key(home: Home) -> tuple[tuple[str | None, ...], ...]:
-    return tuple((e.id, e.name, e.area, *e.aliases) for e in home.entities)
+def _key(home: Home) -> _Key:
+    return (tuple((e.id, e.name, e.area, *e.aliases) for e in home.entities),
+            tuple((a.id, a.name, *a.aliases) for a in home.areas),
+            tuple((f.id, f.name) for f in home.floors))
 
 
 def name_index(home: Home) -> NameIndex:
@@ -90,6 +102,9 @@ def _build(home: Home) -> NameIndex:
             tails.append(entry)
             if e.area is not None:
                 tails_in.setdefault(e.area, []).append(entry)
+    areas = tuple((pos, area_names(a)) for pos, a in enumerate(home.areas))
+    rooms = {n for _, names in areas for n in names}
+    floors = home.floors
     return NameIndex(
         by_first_word={w: tuple(v) for w, v in by_first.items()},
         by_name={n: tuple(v) for n, v in by_name.items()},
@@ -97,4 +112,14 @@ def _build(home: Home) -> NameIndex:
         tails=tuple(tails),
         tails_in={a: tuple(v) for a, v in tails_in.items()},
         by_size={size: (tuple(v), [n for _, _, n, _ in v]) for size, v in by_size.items()},
+        areas=areas,
+        area_choices={home.areas[pos].id: n for pos, names in areas for n in names},
+        floor_only=tuple({n for f in floors for n in (norm(f.name), norm(f.id)) if n and n not in rooms}),
+        floors_longest=tuple((i, tuple({norm(floors[i].name), norm(floors[i].id)}))
+                             for i in sorted(range(len(floors)), key=lambda i: -len(floors[i].name))),
     )
+
+
+def area_names(a: Area) -> tuple[str, ...]:
+    """An area's names as said: name, id and aliases, normalised."""
+    return tuple(n for n in {norm(a.name), norm(a.id), *(norm(x) for x in a.aliases)} if n)
