@@ -370,7 +370,7 @@ def _match_area(req: Request, taken: list[Span]) -> tuple[Area | None, list[Span
         if area is None and req.home.areas:
             choices = req.names.area_choices
             hit = process.extractOne(v, choices, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
-            area = req.home.area(str(hit[2])) if hit else None
+            area = req.home.area(str(hit[2]).split("\n", 1)[0]) if hit else None
         if area is not None:
             return area, _find(req.t, v), None
         inside_name = any(s.overlaps(o) for s in _find(req.t, v) for o in taken)

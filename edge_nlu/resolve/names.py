@@ -38,7 +38,8 @@ class NameIndex:
     areas: tuple[tuple[int, tuple[str, ...]], ...]
     """(area position, its normalised names, id and aliases), in home order."""
     area_choices: dict[str, str]
-    """Area id -> a normalised name of it: the house_place slot's fuzzy choices."""
+    """`"<area id>\\n<name>"` -> normalised name, every name of every area: the house_place slot's fuzzy
+    choices (one name per area, picked by set order, made the answer change with PYTHONHASHSEED)."""
     floor_only: tuple[str, ...]
     """Normalised floor names and ids that no room has."""
     floors_longest: tuple[tuple[int, tuple[str, ...]], ...]
@@ -113,13 +114,14 @@ def _build(home: Home) -> NameIndex:
         tails_in={a: tuple(v) for a, v in tails_in.items()},
         by_size={size: (tuple(v), [n for _, _, n, _ in v]) for size, v in by_size.items()},
         areas=areas,
-        area_choices={home.areas[pos].id: n for pos, names in areas for n in names},
-        floor_only=tuple({n for f in floors for n in (norm(f.name), norm(f.id)) if n and n not in rooms}),
-        floors_longest=tuple((i, tuple({norm(floors[i].name), norm(floors[i].id)}))
+        area_choices={f"{home.areas[pos].id}\n{n}": n for pos, names in areas for n in names},
+        floor_only=tuple(dict.fromkeys(n for f in floors for n in (norm(f.name), norm(f.id)) if n and n not in rooms)),
+        floors_longest=tuple((i, tuple(dict.fromkeys((norm(floors[i].name), norm(floors[i].id)))))
                              for i in sorted(range(len(floors)), key=lambda i: -len(floors[i].name))),
     )
 
 
 def area_names(a: Area) -> tuple[str, ...]:
-    """An area's names as said: name, id and aliases, normalised."""
-    return tuple(n for n in {norm(a.name), norm(a.id), *(norm(x) for x in a.aliases)} if n)
+    """An area's names as said: name, id and aliases, normalised, in that order (never set order: which
+    name is tried first must not depend on the hash seed)."""
+    return tuple(n for n in dict.fromkeys((norm(a.name), norm(a.id), *(norm(x) for x in a.aliases))) if n)
