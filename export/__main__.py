@@ -25,12 +25,14 @@ def _build_arguments(b: argparse.ArgumentParser) -> None:
     b.add_argument("--teacher-epochs", type=int, default=6)
     b.add_argument("--student-epochs", type=int, default=8)
     b.add_argument("--student-layers", type=lambda s: [int(x) for x in s.split(",")], default=[1, 3, 5])
-    b.add_argument("--student-hidden", type=int, default=256,
-                   help="student hidden size: the teacher's hidden states projected on their top principal directions")
-    b.add_argument("--student-heads", type=int, default=4)
-    b.add_argument("--student-intermediate", type=int, default=1024,
+    b.add_argument("--student-hidden", type=int, default=384,
+                   help="student hidden size (the shipped model: 384, the teacher's); narrower: the teacher's hidden "
+                        "states projected on their top principal directions (e.g. 256 with --student-heads 4 "
+                        "--student-intermediate 1024 --layer-epochs 3)")
+    b.add_argument("--student-heads", type=int, default=12)
+    b.add_argument("--student-intermediate", type=int, default=1536,
                    help="student feed-forward size: the teacher's most important neurons")
-    b.add_argument("--layer-epochs", type=int, default=3,
+    b.add_argument("--layer-epochs", type=int, default=0,
                    help="epochs of intermediate-layer distillation (hidden states, attention relations) before "
                         "the logit distillation; 0: none")
     b.add_argument("--layer-max-steps", type=int, default=None,

@@ -132,8 +132,8 @@ def distill_layers(student: JointModel, teacher: JointModel, s_data: list[Encode
                     sh = student.bert(input_ids=sb["ids"], attention_mask=sb["mask"], token_type_ids=sb["types"],
                                       output_hidden_states=True).hidden_states
                     m = sb["mask"].bool()
-                    hidden = sum(F.mse_loss(proj[k](sh[k])[m], th[j + 1][m])
-                                 for k, j in enumerate((-1, *layers)))
+                    hidden = torch.stack([F.mse_loss(proj[k](sh[k])[m], th[j + 1][m])
+                                          for k, j in enumerate((-1, *layers))]).sum()
                     rel = torch.zeros(())
                     for k in range(len(layers)):
                         for name in ("query", "key", "value"):
@@ -148,7 +148,7 @@ def distill_layers(student: JointModel, teacher: JointModel, s_data: list[Encode
                     opt.step()
                     sched.step()
                     step += 1
-                    last = {"hidden": float(hidden), "relations": float(rel)}
+                    last = {"hidden": float(hidden.detach()), "relations": float(rel.detach())}
                     bar.update(1)
                     bar.set_postfix(hidden=f"{last['hidden']:.3f}", rel=f"{last['relations']:.3f}")
     finally:
