@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -19,6 +21,19 @@ from edge_nlu.learn.store import InteractionStore
 pytest_plugins = ["tests.conftest_mqtt"]
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_script(path: Path, name: str | None = None) -> ModuleType:
+    """A script from benchmarks/ or packaging/ (folders of scripts, not packages), loaded by path and registered
+    under its name, so scripts that import a sibling (aarch64_parse imports aarch64_wheels) find it."""
+    name = name or path.stem
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
 SHIPPED = ROOT / "models" / "home"
 
 HOME_YAML = """

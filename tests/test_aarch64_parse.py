@@ -4,31 +4,17 @@ reading); no debootstrap, no emulation. The comparison is run on real `edge-nlu 
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from edge_nlu.pipeline import EdgeNLU
 from edge_nlu.settings import RuntimeSettings
-from tests.conftest import ROOT, SHIPPED
+from tests.conftest import ROOT, SHIPPED, load_script
 
-
-def _load() -> ModuleType:
-    # benchmarks/ is a folder of scripts, not a package: load the file by path (it imports aarch64_wheels).
-    spec = importlib.util.spec_from_file_location("aarch64_parse", ROOT / "benchmarks" / "aarch64_parse.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-ap = _load()
+ap = load_script(ROOT / "benchmarks" / "aarch64_parse.py")
 DEV = ROOT.parent / "shared" / "context" / "dev"
 
 

@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, load_script
 
-
-def _load() -> ModuleType:
-    # benchmarks/ is a folder of scripts, not a package: load the file by path.
-    spec = importlib.util.spec_from_file_location("aarch64_wheels", ROOT / "benchmarks" / "aarch64_wheels.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-aw = _load()
+aw = load_script(ROOT / "benchmarks" / "aarch64_wheels.py")
 
 
 def _names(reqs: list[str]) -> set[str]:

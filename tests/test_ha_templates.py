@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
@@ -24,6 +23,7 @@ from export.ha_templates import (  # noqa: E402
     sample,
     spec_intents,
 )
+from tests.conftest import load_script  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 # what HA's English data lacks of the spec today; a new package version that changes this should be looked at
@@ -111,12 +111,7 @@ def test_no_sample_equals_a_dev_sentence(both: dict[str, SampleSet]) -> None:
 
 
 def _eval_module() -> ModuleType:
-    # benchmarks/ is a folder of scripts, not a package: load the file by path.
-    spec = importlib.util.spec_from_file_location("ha_templates_eval", ROOT / "benchmarks" / "ha_templates_eval.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(ROOT / "benchmarks" / "ha_templates_eval.py")
 
 
 def test_benchmark_scores_the_expected_frame(both: dict[str, SampleSet]) -> None:

@@ -8,7 +8,6 @@ bash with a fake `edge-nlu` on PATH that records its argv and answers one descri
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -30,7 +29,7 @@ import pytest
 import yaml
 from wyoming.event import Event, write_event
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, load_script
 
 pytestmark = pytest.mark.unit
 
@@ -42,13 +41,7 @@ TOKEN = "s3cr3t-supervisor-token-do-not-log"  # noqa: S105 - a test value
 
 
 def _load(name: str, path: Path) -> ModuleType:
-    # packaging/ is scripts, not a package: load each file by path (discovery imports `healthcheck`).
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(path, name)
 
 
 healthcheck = _load("healthcheck", PKG / "healthcheck.py")

@@ -6,33 +6,20 @@ InteractionStore schema, so the rephrase detector's per-kind precision and recal
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from edge_nlu.learn.store import InteractionStore
 from edge_nlu.learn.types import TurnRecord
-from tests.conftest import ROOT
+from tests.conftest import ROOT, load_script
 
 pytestmark = pytest.mark.unit
 
 
-def _load() -> ModuleType:
-    # benchmarks/ is a folder of scripts, not a package: load the file by path.
-    spec = importlib.util.spec_from_file_location("selflearn_scenario", ROOT / "benchmarks" / "selflearn_scenario.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-sl = _load()
+sl = load_script(ROOT / "benchmarks" / "selflearn_scenario.py")
 
 PATTERNS = [{"id": "asr-x", "kind": "asr_confusion"}, {"id": "idm-x", "kind": "idiom"},
             {"id": "per-x", "kind": "personal"}]

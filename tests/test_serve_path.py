@@ -19,6 +19,7 @@ from edge_nlu.pipeline import EdgeNLU
 from edge_nlu.service.app import TRACE_ENV, TRACE_STAGES, Service
 from edge_nlu.service.config import ServeSettings
 from tests.broker import Mosquitto, Probe
+from tests.conftest import load_script
 from tests.test_serve import config, home_yaml, listen, nlu, wait_ready  # noqa: F401  (fixtures)
 
 TEXTS = ["turn on the oven", "turn off the lights", "what time is it", "turn on the sofa lamp", "is the oven on"]
@@ -194,11 +195,5 @@ def test_answer_then_bookkeeping_is_handle_result(nlu: EdgeNLU, tmp_path: Path) 
 
 
 def test_the_benchmark_reads_the_trace_the_service_writes() -> None:
-    import importlib.util
-
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "service_overhead.py"
-    spec = importlib.util.spec_from_file_location("service_overhead", path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_script(Path(__file__).resolve().parent.parent / "benchmarks" / "service_overhead.py")
     assert (mod.TRACE_ENV, mod.TRACE_STAGES) == (TRACE_ENV, TRACE_STAGES)
