@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import fields
 from importlib import metadata
@@ -58,6 +57,7 @@ from edge_nlu.service.wyoming.events import (
 )
 from edge_nlu.service.wyoming.server import Parser, WyomingServer, running
 from edge_nlu.service.wyoming.settings import DEFAULT_URI, WyomingSettings, load_wyoming_settings
+from tests.broker import until
 from tests.conftest import ROOT, SHIPPED
 
 TIMEOUT = 20.0
@@ -167,14 +167,6 @@ def raw(port: int, data: bytes, *, shut: bool = False) -> list[Event]:
         while (event := read_event(stream)) is not None:
             out.append(event)
         return out
-
-
-def eventually(check: Callable[[], bool]) -> None:
-    """Wait for a condition another thread makes true (a counter, a log line), up to TIMEOUT."""
-    deadline = time.monotonic() + TIMEOUT
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
 
 
 def slots(reply: Reply, i: int = 0) -> dict[str, Any]:
@@ -311,14 +303,16 @@ def test_live_state_and_satellite_areas_from_home_assistant(nlu: EdgeNLU, monkey
             assert slots(lights).get("area") == "Kitchen"  # HA's device registry puts the satellite there
             before = ask(s.port, Request("is the kettle on")).intents[0].text
             ha.set_state("switch.kettle", "on", friendly_name="Kettle")
-            eventually(lambda: ask(s.port, Request("is the kettle on")).intents[0].text != before)
+            until(lambda: ask(s.port, Request("is the kettle on")).intents[0].text != before,
+                  "the new state answered", TIMEOUT)
             assert before is not None and "off" in before
             after = ask(s.port, Request("is the kettle on")).intents[0].text
             ha.stop()  # HA restarts; the kettle goes off while it is away
             assert ask(s.port, Request("is the kettle on")).intents[0].text == after  # answered from the last state
             ha.set_state("switch.kettle", "off", friendly_name="Kettle")
             ha.start()
-            eventually(lambda: ask(s.port, Request("is the kettle on")).intents[0].text == before)
+            until(lambda: ask(s.port, Request("is the kettle on")).intents[0].text == before,
+                  "the old state answered", TIMEOUT)
         finally:
             s.close()
 
@@ -361,7 +355,7 @@ def test_a_client_that_leaves_mid_event_costs_only_its_connection(
     header = json.dumps({"type": "transcript", "data_length": 100}).encode() + b"\n"
     assert raw(s.port, header + b'{"text": "tu', shut=True) == []  # no answer: the event never completed
     assert raw(s.port, b'{"type": "transcr', shut=True) == []  # half a header line
-    eventually(lambda: s.counts.get("dropped", 0) == 2)
+    until(lambda: s.counts.get("dropped", 0) == 2, "two dropped connections counted", TIMEOUT)
     assert any("client left in the middle of a transcript event" in r.getMessage() for r in caplog.records)
     assert ask(s.port, Request("turn on the oven")).recognized
 
@@ -445,7 +439,7 @@ def test_connections_past_the_cap_are_refused_and_later_ones_served(serve: Calla
 
     refused = asyncio.run(scenario())
     assert Error.from_event(refused[0]).code == ErrorCode.OVERLOADED.value
-    eventually(lambda: s.server.service.connections == 0)
+    until(lambda: s.server.service.connections == 0, "no connection left open", TIMEOUT)
     assert Info.is_type(exchange(s.port, Describe().event())[0][0].type)
 
 
