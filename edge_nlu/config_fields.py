@@ -15,6 +15,7 @@ import ast
 import dataclasses
 import inspect
 import math
+import stat
 import textwrap
 import types
 import typing
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar, Union
 
-from edge_nlu.errors import ConfigError
+from edge_nlu.errors import ConfigError, ErrorCode
 
 T = TypeVar("T")
 
@@ -344,3 +345,24 @@ def _get(extras: tuple[Any, ...], kind: type[T]) -> T | None:
 
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
+
+
+def read_secret_file(path: Path, key: str, unreadable: ErrorCode, exposed: ErrorCode | None = None) -> str:
+    """The first line of a file only its owner can read (like ssh with private keys): a secret others can
+    read is refused, not silently used. `key` names the setting in every message; `exposed` is the code for
+    a file group or others can read (default: `unreadable`)."""
+    try:
+        mode = path.stat().st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigError(f"{key} {path} is accessible by group or others (mode "
+                              f"{stat.S_IMODE(mode):o}); run: chmod 600 {path}", exposed or unreadable)
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{key} {path}: {exc.strerror or exc}", unreadable) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{key} {path} is not UTF-8 text", unreadable) from None
+    lines = text.splitlines()
+    secret = lines[0].strip() if lines else ""
+    if not secret:
+        raise ConfigError(f"{key} {path} is empty", unreadable)
+    return secret

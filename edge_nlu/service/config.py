@@ -12,7 +12,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,6 +31,7 @@ from edge_nlu.config_fields import (
     Shorthand,
     check_keys,
     key_tree,
+    read_secret_file,
     read_section,
     to_mapping,
 )
@@ -396,26 +396,6 @@ def parse_broker_uri(uri: str) -> tuple[str, str, int, str | None, str | None, s
     return scheme, parts.hostname, port or SCHEMES[scheme][0], user, password, ws_path
 
 
-def read_password_file(path: Path) -> str:
-    """The first line of a file only its owner can read (like ssh with private keys): a password
-    file others can read is refused, not silently used."""
-    try:
-        mode = path.stat().st_mode
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ConfigError(f"broker.password_file {path} is accessible by group or others (mode "
-                              f"{stat.S_IMODE(mode):o}); run: chmod 600 {path}", ErrorCode.PASSWORD_FILE_PERMISSIONS)
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"broker.password_file {path}: {exc.strerror or exc}",
-                ErrorCode.PASSWORD_FILE_UNREADABLE) from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"broker.password_file {path} is not UTF-8 text",
-                ErrorCode.PASSWORD_FILE_UNREADABLE) from None
-    lines = text.splitlines()
-    password = lines[0].strip() if lines else ""
-    if not password:
-        raise ConfigError(f"broker.password_file {path} is empty", ErrorCode.PASSWORD_FILE_UNREADABLE)
-    return password
 
 
 def _broker(d: BrokerSection, broker_uri: str | None, env_password: str | None = None) -> BrokerSettings:
@@ -431,7 +411,9 @@ def _broker(d: BrokerSection, broker_uri: str | None, env_password: str | None =
     if d.password is not None:
         password, source = d.password, "password"
     if d.password_file is not None:
-        password, source = read_password_file(d.password_file), "password_file"
+        password = read_secret_file(d.password_file, "broker.password_file", ErrorCode.PASSWORD_FILE_UNREADABLE,
+                                    ErrorCode.PASSWORD_FILE_PERMISSIONS)
+        source = "password_file"
     if password is not None and user is None:
         raise ConfigError("broker: a password needs a username")
     tls = replace(d.tls, enabled=SCHEMES[scheme][1])

@@ -8,14 +8,13 @@ on disk is picked up without a restart), and it is kept out of every repr, messa
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from edge_nlu.config_fields import Check, Derived, NonEmpty, Range, read_section
+from edge_nlu.config_fields import Check, Derived, NonEmpty, Range, read_secret_file, read_section
 from edge_nlu.errors import ConfigError, ErrorCode
 
 DEFAULT_URL = "ws://127.0.0.1:8123/api/websocket"
@@ -102,7 +101,7 @@ class HomeAssistantSettings:
         if self.token is not None:
             return self.token
         if self.token_file is not None:
-            return _read_token_file(self.token_file)
+            return read_secret_file(self.token_file, "home_assistant.token_file", ErrorCode.HA_TOKEN_UNREADABLE)
         value = (os.environ if env is None else env).get(self.token_env, "").strip()
         if not value:
             raise ConfigError(f"no Home Assistant token: set home_assistant.token_file or ${self.token_env}",
@@ -110,22 +109,3 @@ class HomeAssistantSettings:
         return value
 
 
-def _read_token_file(path: Path) -> str:
-    """The first line of a file only its owner can read (like the broker's password file)."""
-    try:
-        mode = path.stat().st_mode
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ConfigError(f"home_assistant.token_file {path} is accessible by group or others (mode "
-                              f"{stat.S_IMODE(mode):o}); run: chmod 600 {path}", ErrorCode.HA_TOKEN_UNREADABLE)
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"home_assistant.token_file {path}: {exc.strerror or exc}",
-                          ErrorCode.HA_TOKEN_UNREADABLE) from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"home_assistant.token_file {path} is not UTF-8 text",
-                          ErrorCode.HA_TOKEN_UNREADABLE) from None
-    lines = text.splitlines()
-    token = lines[0].strip() if lines else ""
-    if not token:
-        raise ConfigError(f"home_assistant.token_file {path} is empty", ErrorCode.HA_TOKEN_UNREADABLE)
-    return token
