@@ -38,7 +38,7 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tools")]  # this tree's tools, not an older installed copy
 
 from wyoming.client import AsyncTcpClient  # noqa: E402
 from wyoming.event import Event  # noqa: E402
@@ -49,17 +49,8 @@ from edge_nlu.domain.home import Home  # noqa: E402
 from edge_nlu.pipeline import EdgeNLU  # noqa: E402
 from edge_nlu.service.wyoming.events import Reply, Request, reply_for  # noqa: E402
 from edge_nlu.settings import RuntimeSettings  # noqa: E402
+from edge_nlu_tools.bench.stages import sample_texts  # noqa: E402
 
-HWU_TRAIN = ROOT / "export" / "data" / "hwu64" / "train.jsonl"
-BUILTIN = (
-    "turn on the lights", "turn off the kitchen lights", "dim the living room lamp to 30 percent",
-    "what's the temperature in here", "set the thermostat to 21 degrees", "is the front door locked",
-    "play some jazz in the kitchen", "pause the music", "next song please", "turn the volume down",
-    "open the blinds in the bedroom", "close the garage door", "start the vacuum", "what's the weather tomorrow",
-    "set a timer for ten minutes", "switch off the kettle", "turn on the coffee machine", "is the oven on",
-    "lower the blinds halfway", "how warm is it in the kids room", "turn everything off downstairs",
-    "put on the radio", "what time is it", "brighten the study lights", "stop the vacuum", "tell me a joke",
-)
 SATELLITE, AREA = "assist_satellite.bench", "Kitchen"
 WARMUP = 50
 MODES = ("wyoming, one connection", "wyoming, a connection per request", "in-process parse_result")
@@ -67,14 +58,8 @@ TIMEOUT = 30.0
 
 
 def texts(n: int, seed: int) -> tuple[list[str], str]:
-    """n request texts: HWU64 train where the export data is present, else a built-in list."""
-    rng = random.Random(seed)  # noqa: S311 - sampling benchmark requests, not secrets
-    if HWU_TRAIN.is_file():
-        pool = [json.loads(x)["text"] for x in HWU_TRAIN.read_text(encoding="utf-8").splitlines() if x.strip()]
-        source = "hwu64/train.jsonl"
-    else:
-        pool, source = list(BUILTIN), "built-in list"
-    return (rng.sample(pool, n) if n <= len(pool) else rng.choices(pool, k=n)), source
+    """n request texts: HWU64 train where the export data is present, else the bench's built-in list."""
+    return sample_texts(n, random.Random(seed))  # noqa: S311 - sampling benchmark requests, not secrets
 
 
 class Service:

@@ -52,15 +52,20 @@ class Request:
 
 
 
-def build_requests(home: Home, n: int, seed: int) -> tuple[list[Request], str]:
-    """n requests from HWU64 train (else the built-in list); every other one gets a context of this home."""
-    rng = random.Random(seed)  # noqa: S311 - sampling benchmark requests, not secrets
+def sample_texts(n: int, rng: random.Random) -> tuple[list[str], str]:
+    """n request texts drawn from HWU64 train (else the built-in list), and where they came from."""
     if HWU_TRAIN.is_file():
         texts = [json.loads(x)["text"] for x in HWU_TRAIN.read_text(encoding="utf-8").splitlines() if x.strip()]
         source = "hwu64/train.jsonl"
     else:
         texts, source = list(BUILTIN), "built-in"
-    picked = rng.sample(texts, n) if n <= len(texts) else rng.choices(texts, k=n)
+    return (rng.sample(texts, n) if n <= len(texts) else rng.choices(texts, k=n)), source
+
+
+def build_requests(home: Home, n: int, seed: int) -> tuple[list[Request], str]:
+    """n requests from HWU64 train (else the built-in list); every other one gets a context of this home."""
+    rng = random.Random(seed)  # noqa: S311 - sampling benchmark requests, not secrets
+    picked, source = sample_texts(n, rng)
     out = []
     for i, text in enumerate(picked):
         out.append(Request(text, _context(home, rng) if i % 2 else None))
