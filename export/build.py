@@ -46,11 +46,11 @@ from .generate import generate, hwu_context
 from .ha_labels import training_examples
 from .homes import HomeBuilder, load_kinds
 from .model import StudentShape, from_pretrained, shrink
-from .onnx_export import export_int8, to_onnx
+from .onnx_export import BATCH, SEQ, export_int8, to_onnx
 from .quant_compare import compare, model_dir
 from .train import accuracy, fit, predict_logits, prune_vocab
 
-OUTPUTS = {"intent_logits": {0: "batch"}, "slot_logits": {0: "batch", 1: "seq"}}
+OUTPUTS = {"intent_logits": {0: BATCH}, "slot_logits": {0: BATCH, 1: SEQ}}
 """The joint model's graph outputs and their dynamic axes."""
 FILES = ("model.onnx", "tokenizer.json", "labels.json")
 """The shipped files the manifest lists (besides itself)."""
@@ -256,7 +256,7 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
                  args.dev.name, figures["dev"]["intent_accuracy"], figures["dev"]["slot_f1"],
                  figures["teacher_dev"]["intent_accuracy"], figures["teacher_dev"]["slot_f1"])
         calib = [(r["text"], r.get("context") or "") for r in rng.sample(train, min(200, len(train)))]
-        figures["quantization"] = _quantization(args, work, out, calib, dev)
+        figures["quantization"] = _quantization(args, work, out, calib, dev, student.bert.config)
     manifest = {
         "name": out.name,
         "format": 1,
@@ -289,12 +289,12 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _quantization(args: argparse.Namespace, work: Path, out: Path, calib: list[tuple[str, str]],
-                  dev: list[dict[str, Any]]) -> dict[str, Any]:
+                  dev: list[dict[str, Any]], config: BertConfig) -> dict[str, Any]:
     """The shipped dynamic int8 graph against static QDQ variants (export.quant_compare), unless skipped."""
     if args.skip_quant_compare:
         return {"skipped": "--skip-quant-compare"}
     try:
-        return compare(work, out, calib, dev)
+        return compare(work, out, calib, dev, config)
     except Exception as exc:  # noqa: BLE001 - a comparison failure must not lose the build
         log.warning("static QDQ comparison failed: %s", exc)
         return {"error": str(exc)}

@@ -1,31 +1,67 @@
-"""The ONNX recipe every shipped BERT graph goes through: the NLU model and the rewriter's encoder.
+"""The ONNX recipe every shipped BERT graph goes through (the NLU model and the rewriter's encoder),
+on Hugging Face Optimum.
 
-torch -> fp32 ONNX (TorchScript exporter, dynamic batch and sequence axes) -> onnxruntime's BERT
-fusion (Attention / EmbedLayerNormalization contrib ops, so the int8 graph gets the quantized
-attention kernel) -> dynamic int8 (QInt8 weights) -> loaded once by the runtime's session factory.
+torch -> fp32 ONNX (`optimum.exporters.onnx.export` with an `OnnxConfig` for our heads, outputs
+checked against torch by `validate_model_outputs`) -> `ORTOptimizer` (onnxruntime's BERT fusion:
+Attention / EmbedLayerNormalization contrib ops, so the int8 graph gets the quantized attention
+kernel) -> `ORTQuantizer` with `AutoQuantizationConfig` (dynamic int8) -> loaded once by the
+runtime's session factory.
+
+Hand-written steps, each because Optimum cannot express it:
+- eager attention before export: the fusion recognises the classic attention subgraph, not SDPA's;
+- onnxruntime's symbolic shape inference between fusion and quantization: the contrib ops have no
+  ONNX type inference, and `ORTQuantizer.quantize` passes no `DefaultTensorType`, so without the
+  inferred types it cannot type the MatMuls after an Attention node and fails.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import onnx
-import torch
-from onnxruntime.quantization import QuantType, quantize_dynamic
-from onnxruntime.transformers.optimizer import optimize_model
+from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+from optimum.exporters.onnx import export, validate_model_outputs
+from optimum.exporters.onnx.model_configs import BertOnnxConfig
+from optimum.onnxruntime import ORTOptimizer, ORTQuantizer
+from optimum.onnxruntime.configuration import AutoQuantizationConfig, OptimizationConfig, QuantizationConfig
 from torch import nn
 from transformers import BertConfig, BertModel
 
 from edge_nlu.model.session import make_session
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-"""The graph inputs, as the runtime feeds them."""
+"""The graph inputs, as the runtime feeds them (BertOnnxConfig's, in this order)."""
 OPSET = 17
+"""The opset of every shipped graph so far; onnxruntime 1.17, the oldest the runtime accepts, reads it."""
+BATCH, SEQ = "batch_size", "sequence_length"
+"""Optimum's names for the dynamic input axes; outputs use the same names so the shapes tie up."""
+TARGETS = {"arm64": AutoQuantizationConfig.arm64, "avx512_vnni": AutoQuantizationConfig.avx512_vnni}
+"""The hubs the int8 graph is for. Optimum's dynamic configs for both are u8 activations, s8 symmetric
+per-tensor weights, no reduced range: one graph serves both (tests/test_onnx_export checks it stays so)."""
+FUSION = OptimizationConfig(optimization_level=0, disable_embed_layer_norm_fusion=False)
+"""BERT fusion offline, onnxruntime's own graph optimisations left to load time on the hub itself (level 0);
+EmbedLayerNormalization fused too (Optimum leaves it out by default), so the embeddings are quantized."""
+VALIDATE_ATOL = 1e-4
+"""fp32 ONNX against torch, max abs difference (Optimum's default for BERT, 1e-5, trips on summation order)."""
 
 Axes = Mapping[str, Mapping[int, str]]
 """Output name -> {axis: symbolic dimension}, in output order."""
+
+
+class HeadsOnnxConfig(BertOnnxConfig):  # type: ignore[misc]  # optimum is untyped
+    """BERT's inputs with our heads' outputs (the joint logits, the pooled embedding): no built-in task fits."""
+
+    def __init__(self, config: BertConfig, outputs: Axes) -> None:
+        super().__init__(config, task="feature-extraction")
+        self._heads = {name: dict(axes) for name, axes in outputs.items()}
+
+    @property
+    def outputs(self) -> dict[str, dict[int, str]]:
+        return self._heads
 
 
 @dataclass(frozen=True)
@@ -39,7 +75,7 @@ class Int8Export:
     int8: Path
     """The shipped dynamic int8 graph."""
     fusion: dict[str, int]
-    """Fused operator -> count, as onnxruntime's optimizer reports it (zeros included)."""
+    """Fused operator -> count in the fused graph, as Optimum reports it."""
     ops: tuple[str, ...]
     """Operator types in the int8 graph, sorted."""
 
@@ -52,6 +88,23 @@ class Int8Export:
         return self.int8.stat().st_size
 
 
+class _Exportable(nn.Module):
+    """`model` as Optimum's exporter wants it: with a `config` (the encoder's) and named tensor inputs.
+
+    Its submodule is registered as `model`, which would prefix every node name with /model/; the wrapped
+    module's own children are adopted instead, so the graph's names are the model's (from_onnx reads them)."""
+
+    def __init__(self, model: nn.Module, config: BertConfig) -> None:
+        super().__init__()
+        self._forward = model.forward
+        for name, child in model.named_children():
+            self.add_module(name, child)
+        self.config = config
+
+    def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+        return self._forward(input_ids, attention_mask, token_type_ids)
+
+
 def eager_attention(bert: BertModel) -> None:
     """The fusion recognises the classic attention subgraph, not the SDPA one."""
     bert.config._attn_implementation = "eager"
@@ -59,35 +112,43 @@ def eager_attention(bert: BertModel) -> None:
 
 
 def to_onnx(model: nn.Module, bert: BertModel, path: Path, outputs: Axes) -> None:
-    """Plain fp32 ONNX of `model` (whose encoder is `bert`) with dynamic batch and sequence axes."""
+    """Plain fp32 ONNX of `model` (whose encoder is `bert`) with dynamic batch and sequence axes, checked
+    against torch on Optimum's dummy inputs."""
     model.eval()
     eager_attention(bert)
-    ids = torch.ones((1, 12), dtype=torch.long)
-    torch.onnx.export(
-        model,
-        (ids, torch.ones_like(ids), torch.zeros_like(ids)),
-        str(path),
-        input_names=list(INPUTS),
-        output_names=list(outputs),
-        dynamic_axes={**{n: {0: "batch", 1: "seq"} for n in INPUTS}, **{n: dict(a) for n, a in outputs.items()}},
-        opset_version=OPSET,
-        dynamo=False,
-    )
+    config = HeadsOnnxConfig(bert.config, outputs)
+    wrapped = _Exportable(model, bert.config).eval()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _, names = export(wrapped, config, path, opset=OPSET)
+    validate_model_outputs(config, wrapped, path, names, atol=VALIDATE_ATOL, use_subprocess=False)
 
 
 def fuse(fp32: Path, fused: Path, config: BertConfig) -> dict[str, int]:
-    """onnxruntime's offline BERT fusion (graph optimisations stay for load time: opt_level 0)."""
-    opt = optimize_model(str(fp32), model_type="bert", num_heads=config.num_attention_heads,
-                         hidden_size=config.hidden_size, opt_level=0)
-    stats: dict[str, int] = opt.get_fused_operator_statistics()
-    opt.save_model_to_file(str(fused))
-    return stats
+    """Optimum's ORTOptimizer (onnxruntime's BERT fusion) at `FUSION`, then types for the quantizer."""
+    out_dir = fused.parent / f"{fused.stem}.optimum"
+    ORTOptimizer([fp32], config=config).optimize(FUSION, out_dir, file_suffix=None)
+    # the contrib ops have no ONNX type inference; onnxruntime's symbolic one types their outputs
+    typed = SymbolicShapeInference.infer_shapes(onnx.load(str(out_dir / fp32.name)), auto_merge=True)
+    onnx.save(typed, str(fused))
+    shutil.rmtree(out_dir, ignore_errors=True)
+    return {k: int(v) for k, v in ORTOptimizer.get_fused_operators(fused).items()}
 
 
-def quantize_int8(src: Path, dest: Path) -> None:
-    """Dynamic int8: QInt8 weights, activations quantized per request at run time."""
-    quantize_dynamic(str(src), str(dest), weight_type=QuantType.QInt8,
-                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+def int8_config(target: str = "arm64") -> QuantizationConfig:
+    """Dynamic int8 for a hub: activations quantized per request at run time, weights per tensor."""
+    if target not in TARGETS:
+        raise ValueError(f"unknown int8 target {target!r}; known: {', '.join(TARGETS)}")
+    return TARGETS[target](is_static=False, per_channel=False)
+
+
+def quantize_int8(src: Path, dest: Path, config: BertConfig, target: str = "arm64") -> None:
+    """Optimum's ORTQuantizer; the value_info the shape inference added is dropped (the runtime re-infers)."""
+    out_dir = dest.parent / f"{dest.stem}.optimum"
+    ORTQuantizer(src, config=config).quantize(int8_config(target), out_dir, file_suffix=None)
+    graph = onnx.load(str(out_dir / src.name))
+    del graph.graph.value_info[:]
+    onnx.save(graph, str(dest))
+    shutil.rmtree(out_dir, ignore_errors=True)
 
 
 def verify_int8(path: Path) -> tuple[str, ...]:
@@ -101,5 +162,5 @@ def export_int8(model: nn.Module, bert: BertModel, dest: Path, work: Path, tag: 
     fp32, fused = work / f"{tag}_fp32.onnx", work / f"{tag}_fused.onnx"
     to_onnx(model, bert, fp32, outputs)
     fusion = fuse(fp32, fused, bert.config)
-    quantize_int8(fused, dest)
+    quantize_int8(fused, dest, bert.config)
     return Int8Export(fp32=fp32, fused=fused, int8=dest, fusion=fusion, ops=verify_int8(dest))

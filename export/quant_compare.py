@@ -10,19 +10,15 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from onnxruntime.quantization import (
-    CalibrationDataReader,
-    CalibrationMethod,
-    QuantFormat,
-    QuantType,
-    quantize_static,
-)
+from onnxruntime.quantization import CalibrationMethod
+from optimum.onnxruntime import ORTQuantizer
+from optimum.onnxruntime.configuration import AutoQuantizationConfig, CalibrationConfig
 from tokenizers import Tokenizer
+from transformers import BertConfig
 
 from edge_nlu.model.evaluate import evaluate
 from edge_nlu.model.runner import NLUModel
@@ -43,34 +39,32 @@ def model_dir(onnx_path: Path, tokenizer: Path, labels: Path, dest: Path, name: 
     return dest
 
 
-class _Reader(CalibrationDataReader):  # type: ignore[misc]
-    """Feeds real requests (text + context segment), one per run, as the service would."""
-
-    def __init__(self, tok: Tokenizer, pairs: list[tuple[str, str]]) -> None:
-        self._it: Iterator[dict[str, np.ndarray]] = iter([self._feed(tok, t, c) for t, c in pairs])
-
-    @staticmethod
-    def _feed(tok: Tokenizer, text: str, ctx: str) -> dict[str, np.ndarray]:
-        enc = tok.encode(text, ctx) if ctx else tok.encode(text)
-        ids = np.asarray([enc.ids], dtype=np.int64)
-        return {"input_ids": ids, "attention_mask": np.ones_like(ids),
-                "token_type_ids": np.asarray([enc.type_ids], dtype=np.int64)}
-
-    def get_next(self) -> dict[str, np.ndarray] | None:
-        return next(self._it, None)
+def _feed(tok: Tokenizer, text: str, ctx: str) -> dict[str, np.ndarray]:
+    """One real request (text + context segment), as the service would feed it (the batch axis is added by
+    Optimum's calibration reader)."""
+    enc = tok.encode(text, ctx) if ctx else tok.encode(text)
+    ids = np.asarray(enc.ids, dtype=np.int64)
+    return {"input_ids": ids, "attention_mask": np.ones_like(ids),
+            "token_type_ids": np.asarray(enc.type_ids, dtype=np.int64)}
 
 
 def quantize_static_qdq(
-    src: Path, dest: Path, tok: Tokenizer, calib: list[tuple[str, str]], ops: list[str]
+    src: Path, dest: Path, tok: Tokenizer, calib: list[tuple[str, str]], ops: list[str], config: BertConfig
 ) -> None:
-    """Per-channel s8 weights, u8 activations with ranges from the calibration requests."""
-    quantize_static(
-        str(src), str(dest), _Reader(tok, calib),
-        quant_format=QuantFormat.QDQ, per_channel=True,
-        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-        op_types_to_quantize=ops, calibrate_method=CalibrationMethod.MinMax,
-        extra_options={"DefaultTensorType": 1},
-    )
+    """Optimum's ORTQuantizer, static: per-channel s8 weights, u8 activations with MinMax ranges from the
+    calibration requests (a list stands in for a `datasets.Dataset`: the reader only iterates it)."""
+    feeds = [_feed(tok, t, c) for t, c in calib]
+    quantizer = ORTQuantizer(src, config=config)
+    calibration = CalibrationConfig(dataset_name="edge-nlu requests", dataset_config_name="home",
+                                    dataset_split="train", dataset_num_samples=len(feeds),
+                                    method=CalibrationMethod.MinMax)
+    out_dir = dest.parent / f"{dest.stem}.optimum"
+    ranges = quantizer.fit(feeds, calibration, onnx_augmented_model_name=str(out_dir.with_suffix(".aug.onnx")),
+                           operators_to_quantize=ops)
+    qconfig = AutoQuantizationConfig.avx512_vnni(is_static=True, per_channel=True, operators_to_quantize=ops)
+    quantizer.quantize(qconfig, out_dir, file_suffix=None, calibration_tensors_range=ranges)
+    shutil.move(str(out_dir / src.name), str(dest))
+    shutil.rmtree(out_dir, ignore_errors=True)
 
 
 def latency(models: dict[str, NLUModel], texts: list[str], rounds: int = 1) -> dict[str, dict[str, float]]:
@@ -99,7 +93,7 @@ STATIC_VARIANTS = {
 
 def compare(
     work: Path, dynamic_dir: Path, calib: list[tuple[str, str]],
-    dev: list[dict[str, Any]], n_latency: int = 500,
+    dev: list[dict[str, Any]], config: BertConfig, n_latency: int = 500,
 ) -> dict[str, Any]:
     """Build the static variants next to the shipped dynamic one and measure all of them."""
     tok = Tokenizer.from_file(str(dynamic_dir / "tokenizer.json"))
@@ -108,7 +102,7 @@ def compare(
     models = {"dynamic_int8": NLUModel(dynamic_dir)}
     for name, (src, ops) in STATIC_VARIANTS.items():
         dest = work / f"{name}.onnx"
-        quantize_static_qdq(work / src, dest, tok, calib, ops)
+        quantize_static_qdq(work / src, dest, tok, calib, ops, config)
         models[name] = NLUModel(model_dir(dest, dynamic_dir / "tokenizer.json", dynamic_dir / "labels.json",
                                           work / name, name))
     out: dict[str, Any] = {}

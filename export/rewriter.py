@@ -52,7 +52,7 @@ from .dataset import make_tokenizer, read_jsonl
 from .generate import generate
 from .homes import load_kinds
 from .model import copy_from_teacher, new_bert, student_config
-from .onnx_export import Int8Export, export_int8
+from .onnx_export import BATCH, Int8Export, export_int8
 from .rephrase_data import make_pairs, noise, paraphrase, request_key
 from .train import optimizer, prune_vocab
 
@@ -99,7 +99,7 @@ class RephraseMLP(nn.Module):
         return torch.sigmoid(self.logits(features))
 
 
-ENCODER_OUTPUTS = {"embedding": {0: "batch"}}
+ENCODER_OUTPUTS = {"embedding": {0: BATCH}}
 """The encoder graph's one output and its dynamic axis."""
 
 

