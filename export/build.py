@@ -272,6 +272,7 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
                     "vocab": len(keep), "max_positions": shape.max_positions, "epochs": args.student_epochs,
                     "layer_distillation": {"epochs": args.layer_epochs, **(layer_figures or {})},
                     "params": int(sum(p.numel() for p in student.parameters()))},
+        "onnx": {**int8.recipe, "fused": {k: v for k, v in int8.fusion.items() if v}},
         "training_data": {
             f"{base_path.parent.name}/{base_path.name}": hash_file(base_path),
             "devices/profiles.yaml": hash_file(ROOT / "devices" / "profiles.yaml"),

@@ -16,11 +16,11 @@ import numpy as np
 import onnx
 import torch
 from onnx import numpy_helper
-from transformers import BertConfig
+from transformers import BertConfig, BertModel
 
 from edge_nlu.model.runner import verify
 
-from .model import JointModel
+from .model import JointModel, new_bert
 
 
 class ShippedModelError(ValueError):
@@ -49,35 +49,27 @@ def _matmul_weight(nodes: dict[str, Any], w: dict[str, np.ndarray], node: str) -
     return _deq(w, n.input[1].removesuffix("_quantized")).T.contiguous()
 
 
-def load_shipped(model_dir: Path, base: BertConfig) -> JointModel:
-    """The JointModel whose int8 graph is `model_dir`/model.onnx (a model directory, verified first);
-    `base` gives what the graph does not (activation, epsilon, dropout)."""
-    manifest = verify(model_dir)
-    student = manifest.get("student") or {}
-    labels = json.loads((model_dir / "labels.json").read_text())
-    graph = onnx.load(str(model_dir / "model.onnx")).graph
-    w = _weights(graph)
-    nodes = {n.name: n for n in graph.node}
+def _config(w: dict[str, np.ndarray], graph: Any, base: BertConfig, heads: int) -> BertConfig:
+    """The BERT config the graph's weights have (layers, widths, vocabulary); `base` gives the rest."""
     word = _deq(w, "bert.embeddings.word_embeddings.weight")
-    n_layers = sum(n.op_type in ("QAttention", "Attention") for n in graph.node)
-    heads = int(student.get("heads", base.num_attention_heads))
-    inter = _deq(w, "bert.encoder.layer.0.intermediate.dense.bias").shape[0]
     cfg = BertConfig.from_dict(base.to_dict())
     cfg.vocab_size, cfg.hidden_size = word.shape
-    cfg.num_hidden_layers, cfg.num_attention_heads, cfg.intermediate_size = n_layers, heads, inter
+    cfg.num_hidden_layers = sum(n.op_type in ("QAttention", "Attention") for n in graph.node)
+    cfg.num_attention_heads = heads
+    cfg.intermediate_size = _deq(w, "bert.encoder.layer.0.intermediate.dense.bias").shape[0]
     cfg.max_position_embeddings = _deq(w, "bert.embeddings.position_embeddings.weight").shape[0]
-    model = JointModel(cfg, len(labels["intents"]), len(labels["tags"]))
-    state: dict[str, torch.Tensor] = {
-        "bert.embeddings.word_embeddings.weight": word,
-        "intent_head.weight": _deq(w, "intent_head.weight_Transposed").T.contiguous(),
-        "intent_head.bias": _deq(w, "intent_head.bias"),
-        "slot_head.weight": _matmul_weight(nodes, w, "/slot_head/MatMul_quant"),
-        "slot_head.bias": _deq(w, "slot_head.bias"),
-    }
-    for part in ("position_embeddings.weight", "token_type_embeddings.weight", "LayerNorm.weight", "LayerNorm.bias"):
+    return cfg
+
+
+def _bert_state(w: dict[str, np.ndarray], graph: Any, cfg: BertConfig) -> dict[str, torch.Tensor]:
+    """The encoder's weights (`bert.` names) from the fused int8 graph."""
+    nodes = {n.name: n for n in graph.node}
+    state: dict[str, torch.Tensor] = {}
+    for part in ("word_embeddings.weight", "position_embeddings.weight", "token_type_embeddings.weight",
+                 "LayerNorm.weight", "LayerNorm.bias"):
         state[f"bert.embeddings.{part}"] = _deq(w, f"bert.embeddings.{part}")
     h = cfg.hidden_size
-    for i in range(n_layers):
+    for i in range(cfg.num_hidden_layers):
         p, g = f"bert.encoder.layer.{i}", f"/bert/encoder/layer.{i}"
         qkv = _deq(w, f"Attention_{i}_qkv_weight").T
         qkv_b = _deq(w, f"Attention_{i}_qkv_bias")
@@ -90,8 +82,42 @@ def load_shipped(model_dir: Path, base: BertConfig) -> JointModel:
                      "attention.output.LayerNorm.bias", "intermediate.dense.bias", "output.dense.bias",
                      "output.LayerNorm.weight", "output.LayerNorm.bias"):
             state[f"{p}.{part}"] = _deq(w, f"{p}.{part}")
+    return state
+
+
+def load_shipped(model_dir: Path, base: BertConfig) -> JointModel:
+    """The JointModel whose int8 graph is `model_dir`/model.onnx (a model directory, verified first);
+    `base` gives what the graph does not (activation, epsilon, dropout)."""
+    manifest = verify(model_dir)
+    student = manifest.get("student") or {}
+    labels = json.loads((model_dir / "labels.json").read_text())
+    graph = onnx.load(str(model_dir / "model.onnx")).graph
+    w = _weights(graph)
+    cfg = _config(w, graph, base, int(student.get("heads", base.num_attention_heads)))
+    model = JointModel(cfg, len(labels["intents"]), len(labels["tags"]))
+    state = _bert_state(w, graph, cfg)
+    state.update({
+        "intent_head.weight": _deq(w, "intent_head.weight_Transposed").T.contiguous(),
+        "intent_head.bias": _deq(w, "intent_head.bias"),
+        "slot_head.weight": _matmul_weight({n.name: n for n in graph.node}, w, "/slot_head/MatMul_quant"),
+        "slot_head.bias": _deq(w, "slot_head.bias"),
+    })
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise ShippedModelError(f"{model_dir}: weights missing {missing}, unexpected {unexpected}")
     model.eval()
     return model
+
+
+def load_encoder(onnx_path: Path, base: BertConfig) -> BertModel:
+    """The bare BERT of an int8 sentence-encoder graph (the rewriter's encoder.onnx: pooling lives outside it)."""
+    graph = onnx.load(str(onnx_path)).graph
+    w = _weights(graph)
+    cfg = _config(w, graph, base, base.num_attention_heads)
+    bert = new_bert(cfg)
+    state = {k.removeprefix("bert."): v for k, v in _bert_state(w, graph, cfg).items()}
+    missing, unexpected = bert.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ShippedModelError(f"{onnx_path}: weights missing {missing}, unexpected {unexpected}")
+    bert.eval()  # type: ignore[no-untyped-call]  # transformers leaves it unannotated
+    return bert

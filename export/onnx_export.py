@@ -19,10 +19,12 @@ from __future__ import annotations
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import onnx
+import onnxruntime
 from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
 from optimum.exporters.onnx import export, validate_model_outputs
 from optimum.exporters.onnx.model_configs import BertOnnxConfig
@@ -78,6 +80,8 @@ class Int8Export:
     """Fused operator -> count in the fused graph, as Optimum reports it."""
     ops: tuple[str, ...]
     """Operator types in the int8 graph, sorted."""
+    recipe: dict[str, Any]
+    """How it was made, for the manifest (`recipe()`)."""
 
     @property
     def fp32_bytes(self) -> int:
@@ -151,6 +155,21 @@ def quantize_int8(src: Path, dest: Path, config: BertConfig, target: str = "arm6
     shutil.rmtree(out_dir, ignore_errors=True)
 
 
+def recipe(target: str = "arm64") -> dict[str, Any]:
+    """What a manifest records of how its graph was made: library versions and every setting that shapes it."""
+    q = int8_config(target)
+    return {
+        "exporter": "optimum.exporters.onnx", "optimum_onnx": version("optimum-onnx"),
+        "onnxruntime": onnxruntime.__version__, "opset": OPSET,
+        "fusion": {"optimizer": "ORTOptimizer", "optimization_level": FUSION.optimization_level,
+                   "embed_layer_norm": not FUSION.disable_embed_layer_norm_fusion},
+        "quantization": {"quantizer": "ORTQuantizer", "config": f"AutoQuantizationConfig.{target}", "static": False,
+                         "weights": q.weights_dtype.name, "activations": q.activations_dtype.name,
+                         "per_channel": q.per_channel, "reduce_range": q.reduce_range,
+                         "operators": sorted(str(o) for o in q.operators_to_quantize)},
+    }
+
+
 def verify_int8(path: Path) -> tuple[str, ...]:
     """Load the graph the way the runtime will (ModelError if it cannot); returns its operator types."""
     make_session(path)
@@ -163,4 +182,4 @@ def export_int8(model: nn.Module, bert: BertModel, dest: Path, work: Path, tag: 
     to_onnx(model, bert, fp32, outputs)
     fusion = fuse(fp32, fused, bert.config)
     quantize_int8(fused, dest, bert.config)
-    return Int8Export(fp32=fp32, fused=fused, int8=dest, fusion=fusion, ops=verify_int8(dest))
+    return Int8Export(fp32=fp32, fused=fused, int8=dest, fusion=fusion, ops=verify_int8(dest), recipe=recipe())

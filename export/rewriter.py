@@ -204,6 +204,8 @@ def train_rephrase(x: np.ndarray, y: np.ndarray, seed: int, epochs: int) -> Reph
 
 
 def export_rephrase(model: RephraseMLP, n_features: int, path: Path) -> None:
+    """A 2 KB fp32 MLP over hand-made features: no transformer config of Optimum's fits it and there is nothing
+    to fuse or quantize, so it keeps the plain torch exporter."""
     torch.onnx.export(model, (torch.zeros((1, n_features)),), str(path), input_names=["features"],
                       output_names=["probability"],
                       dynamic_axes={"features": {0: "batch"}, "probability": {0: "batch"}},
@@ -476,7 +478,8 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
                     "from_teacher_layers": args.layers, "hidden": 384, "vocab": len(keep), "max_positions": 64,
                     "pooling": "attention-masked mean of the last hidden state, L2-normalised (inside the graph)",
                     "inputs": ["input_ids", "attention_mask", "token_type_ids"], "output": "embedding",
-                    "epochs": args.epochs, "params": params, "quantization": "dynamic int8 (QInt8 weights)"},
+                    "epochs": args.epochs, "params": params, "quantization": "dynamic int8 (QInt8 weights)",
+                    "onnx": sizes.recipe},
         "rephrase": {"features": list(FEATURES), "hidden": 16, "input": "features", "output": "probability",
                      "pairs": {"train": len(pairs_train), "holdout": len(pairs_hold)}},
         "global_index": {"count": len(index_texts), "dtype": "float16", **index_counts},

@@ -27,6 +27,16 @@ def test_quick_build_writes_a_verified_int8_model(quick_model: Path) -> None:
     assert {"iot_hue_lightoff", "iot_climate_query"} <= names
 
 
+def test_quick_build_goes_through_the_optimum_recipe(quick_model: Path) -> None:
+    """The quick build is the full build's code path: Optimum's exporter, optimizer and quantizer."""
+    onnx_record = verify(quick_model)["onnx"]
+    assert onnx_record["exporter"] == "optimum.exporters.onnx"
+    assert onnx_record["fusion"]["optimizer"] == "ORTOptimizer" and onnx_record["fused"]["Attention"] >= 1
+    assert onnx_record["quantization"]["quantizer"] == "ORTQuantizer"
+    graph = onnx.load(str(quick_model / "model.onnx"))
+    assert any(o.domain in ("", "ai.onnx") and o.version == onnx_record["opset"] for o in graph.opset_import)
+
+
 def test_quick_build_records_the_student_shape_it_built(quick_model: Path) -> None:
     student = verify(quick_model)["student"]
     graph = onnx.load(str(quick_model / "model.onnx")).graph

@@ -60,6 +60,8 @@ def test_quick_encoder_is_fused_and_int8(quick_rewriter: Path) -> None:
     assert ops & {"MatMulInteger", "DynamicQuantizeMatMul", "QAttention"}  # and int8 quantization
     assert [i.name for i in graph.input] == ["input_ids", "attention_mask", "token_type_ids"]
     assert [o.name for o in graph.output] == ["embedding"]
+    recipe = verify_dir(quick_rewriter)["encoder"]["onnx"]  # the NLU model's recipe: Optimum end to end
+    assert recipe["exporter"] == "optimum.exporters.onnx" and recipe["quantization"]["quantizer"] == "ORTQuantizer"
 
 
 def test_quick_encoder_gives_unit_vectors_batched_or_not(quick_rewriter: Path) -> None:
