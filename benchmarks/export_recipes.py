@@ -111,14 +111,16 @@ def build(recipe: str, model: torch.nn.Module, bert: BertModel, dest: Path, work
 
 # -- timing --------------------------------------------------------------------------------------------
 def interleaved(subjects: dict[str, Callable[[Any], object]], items: list[Any], rounds: int) -> dict[str, Any]:
-    """p50/p99 ms per subject, the subjects taking turns on every item."""
+    """p50/p99 ms per subject, the subjects taking turns on every item, in alternating order."""
     times: dict[str, list[float]] = {k: [] for k in subjects}
     for fn in subjects.values():
         for x in items[:20]:
             fn(x)
+    order = list(subjects.items())
     for _ in range(rounds):
         for x in items:
-            for k, fn in subjects.items():
+            order.reverse()  # who goes first alternates: the second runs on warmer caches
+            for k, fn in order:
                 t0 = time.perf_counter_ns()
                 fn(x)
                 times[k].append((time.perf_counter_ns() - t0) / 1e6)
