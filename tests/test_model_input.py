@@ -74,6 +74,26 @@ def test_fast_text_path_equals_the_tokenizer_on_the_training_texts(model: NLUMod
         assert model.text_tokens(text) == _reference(model, text), text
 
 
+@pytest.mark.parametrize("shipped", ["home", "snips"])
+def test_every_vocabulary_word_read_whole_is_what_the_tokenizer_reads(shipped: str) -> None:
+    """The word cache starts with the vocabulary's words, each as one piece, without asking the tokenizer."""
+    m = NLUModel(ROOT / "models" / shipped)
+    assert len(m._vocab_words) > 1000
+    for word, pieces in m._vocab_words.items():
+        assert pieces == tuple(zip(*_reference(m, word), strict=True)), word
+        assert m.text_tokens(f"{word} now") == _reference(m, f"{word} now")
+
+
+def test_the_word_cache_starts_over_from_the_vocabulary_when_full() -> None:
+    m = NLUModel(SHIPPED)
+    text = "turn on the flibbertigibbet"
+    before = m.text_tokens(text)
+    for i in range(m.WORD_CACHE - len(m._words) + 3):
+        m.text_tokens(f"zq{i}x")
+    assert len(m._words) <= m.WORD_CACHE
+    assert "turn" in m._words and m.text_tokens(text) == before
+
+
 @settings(max_examples=600, deadline=None)
 @given(st.one_of(st.text(alphabet=st.characters(min_codepoint=9, max_codepoint=126), max_size=60),
                  st.text(alphabet=st.sampled_from("ab Z9 -'.?[]\t"), max_size=30),

@@ -129,7 +129,8 @@ class NLUModel:
         self.session = make_session(model_dir / "model.onnx", threads)
         self._inputs = {i.name for i in self.session.get_inputs()}
         self._segments: dict[str, np.ndarray] = {}
-        self._words: dict[str, tuple[tuple[int, int, int], ...]] = {}
+        self._vocab_words = self._whole_words()
+        self._words: dict[str, tuple[tuple[int, int, int], ...]] = dict(self._vocab_words)
         self._outside = self.labels.tags.index("O") if "O" in self.labels.tags else -1
         self._kinds = tuple(t[2:] if t[:2] in ("B-", "I-") else "" for t in self.labels.tags)
         self._inside = np.array([t.startswith("I-") for t in self.labels.tags])
@@ -197,11 +198,18 @@ class NLUModel:
                 ends.append(at + e)
         return ids, starts, ends
 
+    def _whole_words(self) -> dict[str, tuple[tuple[int, int, int], ...]]:
+        """The vocabulary's lowercase ASCII words, each its own single piece: WordPiece takes the longest
+        vocabulary prefix first, so a word in the vocabulary is always read whole (no tokenizer call needed
+        for the words a home says most; tests/test_fast_tokens checks every one against the tokenizer)."""
+        return {w: ((i, 0, len(w)),) for w, i in self.tok.get_vocab().items()
+                if w == w.lower() and _ASCII_PIECE.fullmatch(w)}
+
     def _word_pieces(self, word: str) -> tuple[tuple[int, int, int], ...]:
         enc = self.tok.encode(word, add_special_tokens=False)
         pieces = tuple((i, s, e) for i, (s, e) in zip(enc.ids, enc.offsets, strict=True))
         if len(self._words) >= self.WORD_CACHE:
-            self._words.clear()
+            self._words = dict(self._vocab_words)  # one reference swap: a concurrent reader keeps the old dict
         self._words[word] = pieces
         return pieces
 
