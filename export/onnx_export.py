@@ -95,8 +95,8 @@ class Int8Export:
 class _Exportable(nn.Module):
     """`model` as Optimum's exporter wants it: with a `config` (the encoder's) and named tensor inputs.
 
-    Its submodule is registered as `model`, which would prefix every node name with /model/; the wrapped
-    module's own children are adopted instead, so the graph's names are the model's (from_onnx reads them)."""
+    Holding `model` as a submodule would prefix every node name with /model/; its children are adopted
+    instead, so the graph keeps the model's own node names (export.from_onnx reads them)."""
 
     def __init__(self, model: nn.Module, config: BertConfig) -> None:
         super().__init__()
