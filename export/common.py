@@ -26,8 +26,12 @@ log = logging.getLogger("export")
 
 
 def setup_run() -> None:
-    """Log progress to stderr (stdout carries the build's JSON summary); never reach for the HF hub."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    """Log progress to stderr (stdout carries the build's JSON summary); never reach for the HF hub.
+
+    Our progress at INFO, libraries' only from WARNING: onnxruntime's quantizer logs a line per tensor at INFO
+    on the root logger."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", stream=sys.stderr)
+    log.setLevel(logging.INFO)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
