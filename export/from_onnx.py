@@ -61,9 +61,8 @@ def _config(w: dict[str, np.ndarray], graph: Any, base: BertConfig, heads: int) 
     return cfg
 
 
-def _bert_state(w: dict[str, np.ndarray], graph: Any, cfg: BertConfig) -> dict[str, torch.Tensor]:
-    """The encoder's weights (`bert.` names) from the fused int8 graph."""
-    nodes = {n.name: n for n in graph.node}
+def _bert_state(w: dict[str, np.ndarray], nodes: dict[str, Any], cfg: BertConfig) -> dict[str, torch.Tensor]:
+    """The encoder's weights (`bert.` names) from the fused int8 graph (`nodes`: its nodes by name)."""
     state: dict[str, torch.Tensor] = {}
     for part in ("word_embeddings.weight", "position_embeddings.weight", "token_type_embeddings.weight",
                  "LayerNorm.weight", "LayerNorm.bias"):
@@ -95,11 +94,12 @@ def load_shipped(model_dir: Path, base: BertConfig) -> JointModel:
     w = _weights(graph)
     cfg = _config(w, graph, base, int(student.get("heads", base.num_attention_heads)))
     model = JointModel(cfg, len(labels["intents"]), len(labels["tags"]))
-    state = _bert_state(w, graph, cfg)
+    nodes = {n.name: n for n in graph.node}
+    state = _bert_state(w, nodes, cfg)
     state.update({
         "intent_head.weight": _deq(w, "intent_head.weight_Transposed").T.contiguous(),
         "intent_head.bias": _deq(w, "intent_head.bias"),
-        "slot_head.weight": _matmul_weight({n.name: n for n in graph.node}, w, "/slot_head/MatMul_quant"),
+        "slot_head.weight": _matmul_weight(nodes, w, "/slot_head/MatMul_quant"),
         "slot_head.bias": _deq(w, "slot_head.bias"),
     })
     missing, unexpected = model.load_state_dict(state, strict=False)
@@ -115,7 +115,7 @@ def load_encoder(onnx_path: Path, base: BertConfig) -> BertModel:
     w = _weights(graph)
     cfg = _config(w, graph, base, base.num_attention_heads)
     bert = new_bert(cfg)
-    state = {k.removeprefix("bert."): v for k, v in _bert_state(w, graph, cfg).items()}
+    state = {k.removeprefix("bert."): v for k, v in _bert_state(w, {n.name: n for n in graph.node}, cfg).items()}
     missing, unexpected = bert.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise ShippedModelError(f"{onnx_path}: weights missing {missing}, unexpected {unexpected}")

@@ -201,7 +201,7 @@ class NLUModel:
     def _whole_words(self) -> dict[str, tuple[tuple[int, int, int], ...]]:
         """The vocabulary's lowercase ASCII words, each its own single piece: WordPiece takes the longest
         vocabulary prefix first, so a word in the vocabulary is always read whole (no tokenizer call needed
-        for the words a home says most; tests/test_fast_tokens checks every one against the tokenizer)."""
+        for the words a home says most; tests/test_model_input.py checks every one against the tokenizer)."""
         return {w: ((i, 0, len(w)),) for w, i in self.tok.get_vocab().items()
                 if w == w.lower() and _ASCII_PIECE.fullmatch(w)}
 
